@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the lab and the tests need on a Debian 12 build machine (as root).
+# Idempotent: re-running installs nothing new.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(podman runc debootstrap wireguard-tools wireguard-go iproute2 openssh-client
+          iputils-ping rsync git make)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -x .venv/bin/python || requirements.txt -nt .venv/.installed ]]; then
+  echo "bootstrap: creating .venv from requirements.txt"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -r requirements.txt
+  touch .venv/.installed
+fi
+
+# The collection is used by its FQCN from a checkout: expose the repo as
+# ansible_collections/wgmesh/wireguard.
+mkdir -p .collections/ansible_collections/wgmesh
+ln -sfn ../../.. .collections/ansible_collections/wgmesh/wireguard
