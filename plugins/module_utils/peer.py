@@ -1,0 +1,320 @@
+# -*- coding: utf-8 -*-
+# Copyright: wgmesh maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Logic of the wg_peer and wg_info modules: reconcile / read a live WireGuard interface.
+
+All peer changes of one call go into ONE ``wg set`` argument list, so moving AllowedIPs
+from an old public key to a new one is atomic. PSKs and private keys are passed as file
+paths, never as arguments; the live PSKs read from the dump are only compared and dropped.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
+from ansible_collections.wgmesh.wireguard.plugins.module_utils import wg
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.secretfile import SecretFileError, read_secret
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.keypair import load_public_key
+
+IFACE_RE = re.compile(r'^[A-Za-z0-9_=+.-]{1,15}$')
+NO_PSK = '/dev/null'
+
+INFO_ARGUMENT_SPEC = dict(
+    interface=dict(type='str', default='wg0'),
+)
+
+PEER_ARGUMENT_SPEC = dict(
+    interface=dict(type='str', default='wg0'),
+    peers=dict(type='list', elements='dict', default=[], options=dict(
+        public_key=dict(type='str', required=True, no_log=False),
+        name=dict(type='str'),
+        preshared_key_path=dict(type='path', no_log=False),
+        endpoint=dict(type='str'),
+        allowed_ips=dict(type='list', elements='str', default=[]),
+        persistent_keepalive=dict(type='int', default=0),
+    )),
+    exclusive=dict(type='bool', default=False),
+    private_key_path=dict(type='path', no_log=False),
+    routes=dict(type='bool', default=True),
+)
+
+
+def check_interface(name):
+    if not IFACE_RE.match(name or ''):
+        raise ValueError('interface %r is not a valid interface name (1 to 15 of A-Z a-z 0-9 _ = + . -)' % name)
+
+
+# ---------------------------------------------------------------------------- desired state
+
+def normalize_peers(peers):
+    """Validate and normalise the ``peers`` option; ValueError lists every problem."""
+    problems = []
+    out = []
+    seen = {}
+    for index, peer in enumerate(peers):
+        label = 'peers[%d]' % index + (' (%s)' % peer['name'] if peer.get('name') else '')
+        try:
+            keys.validate_key(peer['public_key'], '%s.public_key' % label)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        public_key = peer['public_key'].strip()
+        if public_key in seen:
+            problems.append('%s.public_key is the same as peers[%d]: list each peer once' % (label, seen[public_key]))
+            continue
+        seen[public_key] = index
+        item = dict(public_key=public_key, name=peer.get('name') or public_key,
+                    preshared_key_path=peer.get('preshared_key_path') or None,
+                    endpoint=None, allowed_ips=[],
+                    persistent_keepalive=peer.get('persistent_keepalive') or 0)
+        endpoint = (peer.get('endpoint') or '').strip()
+        if endpoint:
+            try:
+                item['endpoint'] = wg.normalize_endpoint_text(endpoint)
+            except ValueError as exc:
+                problems.append('%s.%s' % (label, exc))
+        try:
+            item['allowed_ips'] = wg.sort_cidrs(
+                wg.normalize_cidr(a, '%s.allowed_ips entry' % label) for a in (peer.get('allowed_ips') or []))
+        except ValueError as exc:
+            problems.append(str(exc))
+        if not 0 <= item['persistent_keepalive'] <= 65535:
+            problems.append('%s.persistent_keepalive must be 0 (off) to 65535 seconds' % label)
+        out.append(item)
+    if problems:
+        raise ValueError('; '.join(problems))
+    return out
+
+
+def load_psks(desired):
+    """Read the PSK files named by the desired peers: ``{public_key: content}``."""
+    contents = {}
+    for peer in desired:
+        path = peer['preshared_key_path']
+        if not path:
+            continue
+        what = 'PSK file of peer %s' % peer['name']
+        content = read_secret(path, what)
+        if content is None:
+            raise SecretFileError('%s %s does not exist: write it first (wgmesh.wireguard.wg_psk) or drop '
+                                  'preshared_key_path' % (what, path))
+        try:
+            keys.validate_key(content, '%s %s' % (what, path))
+        except ValueError as exc:
+            raise SecretFileError('%s; rewrite it with wgmesh.wireguard.wg_psk' % exc)
+        contents[peer['public_key']] = content
+    return contents
+
+
+# ---------------------------------------------------------------------------- plan
+
+class Plan(object):
+    """What one wg_peer call changes; built without side effects."""
+
+    def __init__(self, interface):
+        self.interface = interface
+        self.device_args = []
+        self.peer_args = []
+        self.added = []
+        self.updated = []
+        self.removed = []
+        self.changes = {}
+        self.routes_added = []
+        self.routes_removed = []
+        self.routes_skipped = []
+        self.before = {}
+        self.after = {}
+
+    @property
+    def wg_changed(self):
+        return bool(self.device_args or self.peer_args)
+
+    def set_argv(self, wg_bin='wg'):
+        """The one ``wg set`` argument list (None when nothing to set). Never holds a secret."""
+        if not self.wg_changed:
+            return None
+        return [wg_bin, 'set', self.interface] + self.device_args + self.peer_args
+
+    @property
+    def changed(self):
+        return self.wg_changed or bool(self.routes_added or self.routes_removed)
+
+
+def _view(peer, name, psk_set):
+    return dict(name=name, endpoint=peer.get('endpoint'), allowed_ips=list(peer.get('allowed_ips') or []),
+                persistent_keepalive=peer.get('persistent_keepalive') or 0, preshared_key=psk_set)
+
+
+def plan_peers(interface, desired, live, live_psks, psk_contents, exclusive=False,
+               private_key_path=None, private_public_key=None, resolve=wg.resolve_endpoint):
+    """Compare the desired peers with the live state and return a :class:`Plan`.
+
+    ``live`` is ``parse_dump`` info, ``live_psks`` its PSKs by public key, ``psk_contents`` the desired
+    PSK file contents by public key, ``private_public_key`` the public key of ``private_key_path``.
+    """
+    plan = Plan(interface)
+    own_key = live['interface']['public_key']
+    if private_key_path and private_public_key and private_public_key != own_key:
+        plan.device_args += ['private-key', private_key_path]
+        plan.changes['interface'] = ['private key (public key %s -> %s)' % (own_key, private_public_key)]
+        own_key = private_public_key
+    live_by_key = dict((p['public_key'], p) for p in live['peers'])
+    for peer in live['peers']:
+        plan.before[peer['public_key']] = _view(peer, peer['public_key'], peer['preshared_key_set'])
+    wanted_keys = set()
+    for peer in desired:
+        key = peer['public_key']
+        if key == own_key:
+            raise ValueError('peer %s has the public key of interface %s itself: a node is not its own peer; '
+                             'check the key files and the peer list' % (peer['name'], interface))
+        wanted_keys.add(key)
+        if key in plan.before:
+            plan.before[key]['name'] = peer['name']
+        current = live_by_key.get(key)
+        want_psk = psk_contents.get(key)
+        args = []
+        changes = []
+        if current is None:
+            if peer['preshared_key_path']:
+                args += ['preshared-key', peer['preshared_key_path']]
+            if peer['endpoint']:
+                resolve(peer['endpoint'])  # fail now on names that do not resolve
+                args += ['endpoint', peer['endpoint']]
+            if peer['persistent_keepalive']:
+                args += ['persistent-keepalive', str(peer['persistent_keepalive'])]
+            if peer['allowed_ips']:
+                args += ['allowed-ips', ','.join(peer['allowed_ips'])]
+            after = _view(peer, peer['name'], bool(want_psk))
+            plan.added.append(peer['name'])
+            changes.append('added')
+        else:
+            after = _view(current, peer['name'], current['preshared_key_set'])
+            if not keys.keys_equal(live_psks.get(key), want_psk):
+                args += ['preshared-key', peer['preshared_key_path'] or NO_PSK]
+                after['preshared_key'] = bool(want_psk)
+                changes.append('preshared key %s' % ('changed' if want_psk else 'removed'))
+            if peer['endpoint'] and current['endpoint'] not in resolve(peer['endpoint']):
+                args += ['endpoint', peer['endpoint']]
+                after['endpoint'] = peer['endpoint']
+                changes.append('endpoint %s -> %s' % (current['endpoint'], peer['endpoint']))
+            if peer['persistent_keepalive'] != current['persistent_keepalive']:
+                args += ['persistent-keepalive', str(peer['persistent_keepalive'] or 'off')]
+                after['persistent_keepalive'] = peer['persistent_keepalive']
+                changes.append('persistent keepalive %s -> %s' % (current['persistent_keepalive'],
+                                                                   peer['persistent_keepalive']))
+            if wg.sort_cidrs(current['allowed_ips']) != peer['allowed_ips']:
+                args += ['allowed-ips', ','.join(peer['allowed_ips'])]
+                after['allowed_ips'] = list(peer['allowed_ips'])
+                changes.append('allowed IPs %s -> %s' % (','.join(current['allowed_ips']) or '(none)',
+                                                         ','.join(peer['allowed_ips']) or '(none)'))
+            if changes:
+                plan.updated.append(peer['name'])
+        plan.after[key] = after
+        if args or current is None:
+            plan.peer_args += ['peer', key] + args
+            plan.changes[peer['name']] = changes
+    for peer in live['peers']:
+        key = peer['public_key']
+        if key in wanted_keys:
+            continue
+        if exclusive:
+            plan.peer_args += ['peer', key, 'remove']
+            plan.removed.append(key)
+            plan.changes[key] = ['removed']
+        else:
+            plan.after[key] = dict(plan.before[key])
+    return plan
+
+
+def allowed_ip_sets(plan):
+    """(AllowedIPs of all peers after the plan, AllowedIPs no peer keeps)."""
+    before = set()
+    for view in plan.before.values():
+        before.update(view['allowed_ips'])
+    after = set()
+    for view in plan.after.values():
+        after.update(view['allowed_ips'])
+    return after, before - after
+
+
+def describe(interface, views, routes):
+    """Readable text of peer views (for diffs); no secret, PSK shown as set/unset."""
+    lines = []
+    for key in sorted(views, key=lambda k: (views[k]['name'], k)):
+        view = views[key]
+        title = 'peer %s' % key if view['name'] == key else 'peer %s (%s)' % (view['name'], key)
+        lines.append(title)
+        lines.append('  endpoint: %s' % (view['endpoint'] or '(none)'))
+        lines.append('  allowed_ips: %s' % (', '.join(view['allowed_ips']) or '(none)'))
+        lines.append('  persistent_keepalive: %s' % (view['persistent_keepalive'] or 'off'))
+        lines.append('  preshared_key: %s' % ('set' if view['preshared_key'] else 'unset'))
+    for cidr in routes:
+        lines.append('route %s dev %s' % (cidr, interface))
+    return '\n'.join(lines) + ('\n' if lines else '')
+
+
+# ---------------------------------------------------------------------------- modules
+
+def run_peer(module):
+    """Entry point of the wg_peer module."""
+    params = module.params
+    interface = params['interface']
+    try:
+        check_interface(interface)
+        desired = normalize_peers(params['peers'] or [])
+        private_public_key = None
+        if params['private_key_path']:
+            private_public_key = load_public_key(params['private_key_path'])
+            if private_public_key is None:
+                raise SecretFileError('private_key_path %s does not exist: create it with '
+                                      'wgmesh.wireguard.wg_keypair first' % params['private_key_path'])
+        psk_contents = load_psks(desired)
+        live, live_psks = wg.read_dump(module, interface, keep_psks=True)
+        if live is None:
+            raise wg.WgError('interface %s does not exist: bring it up first (wg-quick up %s or '
+                             'systemctl start wg-quick@%s)' % (interface, interface, interface))
+        plan = plan_peers(interface, desired, live, live_psks, psk_contents, exclusive=params['exclusive'],
+                          private_key_path=params['private_key_path'], private_public_key=private_public_key)
+        del live_psks, psk_contents
+        if params['routes']:
+            routes = wg.read_routes(module, interface)
+            wanted, gone = allowed_ip_sets(plan)
+            plan.routes_added, plan.routes_removed, plan.routes_skipped = wg.plan_routes(routes, wanted, gone)
+            if plan.routes_skipped:
+                module.warn('wg_peer does not add default routes (%s) on %s; use wg-quick for a default route'
+                            % (', '.join(plan.routes_skipped), interface))
+        wg_bin = wg.wg_bin(module)
+        argv = plan.set_argv(wg_bin)
+        if not module.check_mode:
+            if argv:
+                wg.run_checked(module, argv, 'wg set %s' % interface)
+            if plan.routes_added or plan.routes_removed:
+                for command in wg.route_commands(wg.ip_bin(module), interface, plan.routes_added,
+                                                 plan.routes_removed):
+                    wg.run_checked(module, command, 'route change on %s' % interface)
+    except (ValueError, SecretFileError, wg.WgError) as exc:
+        module.fail_json(msg=str(exc), interface=interface)
+    result = dict(changed=plan.changed, interface=interface, added=plan.added, updated=plan.updated,
+                  removed=plan.removed, changes=plan.changes, routes_added=plan.routes_added,
+                  routes_removed=plan.routes_removed, command=argv)
+    if module._diff:
+        result['diff'] = dict(before=describe(interface, plan.before, plan.routes_removed),
+                              after=describe(interface, plan.after, plan.routes_added),
+                              before_header=interface, after_header=interface)
+    return result
+
+
+def run_info(module):
+    """Entry point of the wg_info module."""
+    interface = module.params['interface']
+    try:
+        check_interface(interface)
+        info, _psks = wg.read_dump(module, interface)
+    except (ValueError, wg.WgError) as exc:
+        module.fail_json(msg=str(exc), interface=interface)
+    if info is None:
+        return dict(changed=False, exists=False, interface=None, peers=[])
+    return dict(changed=False, exists=True, interface=info['interface'], peers=info['peers'])

@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: wgmesh maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: wg_info
+short_description: Read the live state of a WireGuard interface
+version_added: 0.1.0
+description:
+  - Reads C(wg show <interface> dump) and returns the interface's public key, listen port and fwmark and,
+    per peer, endpoint, allowed IPs, latest handshake (epoch and age; "never" is distinct from 0),
+    transfer counters and persistent keepalive.
+  - Never returns the private key or a PSK (only whether a PSK is set).
+author:
+  - wgmesh maintainers
+options:
+  interface:
+    description:
+      - Name of the WireGuard interface.
+    type: str
+    default: wg0
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+notes:
+  - "Needs C(wg) (wireguard-tools) and root (C(become: true))."
+seealso:
+  - module: wgmesh.wireguard.wg_peer
+"""
+
+EXAMPLES = r"""
+- name: Read wg0
+  wgmesh.wireguard.wg_info:
+    interface: wg0
+  register: wg
+
+- name: Fail when a peer never completed a handshake
+  ansible.builtin.assert:
+    that: wg.peers | selectattr('handshake_never') | list | length == 0
+"""
+
+RETURN = r"""
+exists:
+  description: Whether the interface exists.
+  returned: always
+  type: bool
+  sample: true
+interface:
+  description: Interface state, or V(null) when it does not exist.
+  returned: always
+  type: dict
+  contains:
+    public_key:
+      description: Public key of the interface (V(null) when no private key is set).
+      type: str
+      returned: success
+    listen_port:
+      description: UDP listen port.
+      type: int
+      returned: success
+    fwmark:
+      description: Firewall mark, V(0) when off.
+      type: int
+      returned: success
+  sample: {"public_key": "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=", "listen_port": 51820, "fwmark": 0}
+peers:
+  description: Live peers.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    public_key:
+      description: Public key of the peer.
+      type: str
+      returned: success
+    endpoint:
+      description: Current endpoint (V(host:port) or V([IPv6]:port)), V(null) when none is known.
+      type: str
+      returned: success
+    allowed_ips:
+      description: Allowed IPs (CIDRs).
+      type: list
+      elements: str
+      returned: success
+    latest_handshake:
+      description: Epoch seconds of the latest handshake, V(0) when there was never one.
+      type: int
+      returned: success
+    latest_handshake_age:
+      description: Seconds since the latest handshake, V(null) when there was never one.
+      type: int
+      returned: success
+    handshake_never:
+      description: True when the peer never completed a handshake.
+      type: bool
+      returned: success
+    rx_bytes:
+      description: Bytes received from the peer.
+      type: int
+      returned: success
+    tx_bytes:
+      description: Bytes sent to the peer.
+      type: int
+      returned: success
+    persistent_keepalive:
+      description: Persistent keepalive in seconds, V(0) when off.
+      type: int
+      returned: success
+    preshared_key_set:
+      description: Whether a PSK is set for the peer (the PSK itself is never returned).
+      type: bool
+      returned: success
+  sample: [{"public_key": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", "endpoint": "198.51.100.20:51820",
+            "allowed_ips": ["10.99.0.2/32"], "latest_handshake": 1700000000, "latest_handshake_age": 12,
+            "handshake_never": false, "rx_bytes": 1234, "tx_bytes": 5678, "persistent_keepalive": 25,
+            "preshared_key_set": true}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.peer import INFO_ARGUMENT_SPEC, run_info
+
+
+def main():
+    module = AnsibleModule(argument_spec=INFO_ARGUMENT_SPEC, supports_check_mode=True)
+    module.exit_json(**run_info(module))
+
+
+if __name__ == '__main__':
+    main()
