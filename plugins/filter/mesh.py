@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: wgmesh maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the mesh model (documented in the <filter name>.yml files next to this one).
+
+Thin wrappers around ``plugins/plugin_utils/mesh.py``: plain types in and out, and every
+error is an AnsibleFilterError that names the filter. netaddr is imported only when a
+filter runs.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import functools
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import mesh as _mesh
+
+
+def _wrap(name, func):
+    @functools.wraps(func)
+    def filter_function(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except AnsibleFilterError:
+            raise
+        except (_mesh.MeshError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise AnsibleFilterError('%s: %s' % (name, exc))
+    return filter_function
+
+
+def mesh_sites(names, hostvars, defaults=None):
+    """Site dicts from the wireguard_mesh_* variables of the hosts ``names``."""
+    return _mesh.sites(names, hostvars, defaults)
+
+
+def mesh_peers(sites, site_name, public_keys=None, keepalive=25):
+    """The peers of one site."""
+    return _mesh.peers(sites, site_name, public_keys, keepalive)
+
+
+def mesh_pairs(sites_or_names):
+    """Canonical unordered pairs [a, b], a < b."""
+    return _mesh.pairs(sites_or_names)
+
+
+def mesh_mtu(sites, mtu=0):
+    """Tunnel MTU."""
+    return _mesh.mtu(sites, mtu)
+
+
+def mesh_validate(sites, network, network6='', interface='wg0', mtu=0, group='wireguard_mesh', keepalive=None):
+    """Every problem of the mesh as a list of strings (empty = fine)."""
+    return _mesh.validate(sites, network, network6, interface, mtu, group, keepalive)
+
+
+def psk_plan(pairs, reports):
+    """Which PSKs to read from which site."""
+    return _mesh.psk_plan(pairs, reports)
+
+
+def psk_writes(pairs, reports, contents=None):
+    """Which PSKs each site writes (fresh ones generated here)."""
+    return _mesh.psk_writes(pairs, reports, contents)
+
+
+class FilterModule(object):
+    """wgmesh.wireguard mesh model filters."""
+
+    def filters(self):
+        return dict((name, _wrap(name, func)) for name, func in (
+            ('mesh_sites', mesh_sites),
+            ('mesh_peers', mesh_peers),
+            ('mesh_pairs', mesh_pairs),
+            ('mesh_mtu', mesh_mtu),
+            ('mesh_validate', mesh_validate),
+            ('psk_plan', psk_plan),
+            ('psk_writes', psk_writes),
+        ))
