@@ -74,8 +74,9 @@ def validate_key(b64, what='key'):
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raise ValueError('%s is not valid base64: expected 44 base64 characters (A-Z a-z 0-9 + /, '
                          'ending in "=") as printed by "wg genkey"' % what)
-    if len(raw) != KEY_BYTES:  # pragma: no cover - 44 valid chars always decode to 32 bytes
-        raise ValueError('%s decodes to %d bytes, expected 32' % (what, len(raw)))
+    if len(raw) != KEY_BYTES:
+        raise ValueError('%s decodes to %d bytes, expected 32 (44 base64 characters ending in "=") as printed '
+                         'by "wg genkey"' % (what, len(raw)))
     return raw
 
 
