@@ -2,6 +2,7 @@
 # The local lab: Debian systemd containers as WireGuard sites, reached over SSH like real servers.
 #   lab/lab.sh up [N] [--no-lan-hosts]   start N sites (default 3: dublin, frankfurt, newyork)
 #   lab/lab.sh inventory N FILE          write an inventory for N sites
+#   lab/lab.sh instances N               print molecule's instance config for N sites
 #   lab/lab.sh down                      remove every lab container and network
 # Site i: container wgmesh-<name>, WAN 10.249.0.(10+i), tunnel 10.99.0.i, LAN 10.(10*i).0.0/24
 # with the site at .1 and, unless --no-lan-hosts, a LAN host wgmesh-<name>-lan at .10 whose
@@ -107,6 +108,14 @@ cmd_inventory() {  # count file
   } > "$file"
 }
 
+cmd_instances() {  # count: molecule's instance config for the sites, as YAML
+  local count=$1 i
+  for i in $(seq 1 "$count"); do
+    printf -- '- instance: wgmesh-%s\n  address: %s\n  user: root\n  port: 22\n  identity_file: %s\n' \
+      "$(site_name "$i")" "$wan_prefix.$((10+i))" "$state/id_ed25519"
+  done
+}
+
 cmd_down() {
   local ids
   ids=$(podman ps -a --filter name='^wgmesh-' --format '{{.Names}}')
@@ -120,6 +129,7 @@ cmd_down() {
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   inventory) shift; cmd_inventory "$@" ;;
+  instances) shift; cmd_instances "$@" ;;
   down) cmd_down ;;
-  *) sed -n '2,8p' "$0"; exit 2 ;;
+  *) sed -n '2,9p' "$0"; exit 2 ;;
 esac
