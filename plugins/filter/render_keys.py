@@ -39,7 +39,7 @@ def wg_genkeys(names, kind='private'):
         _display.warning('wgmesh.wireguard: generated %d %s key(s) on the controller for the offline render (%s); '
                          'they are kept 0600 in the render directory and reused on re-runs. Keys made on the '
                          'controller are only as safe as that directory.'
-                         % (len(names), 'private' if kind == 'private' else 'preshared', ', '.join(names)))
+                         % (len(names), 'private' if kind == 'private' else 'preshared', ', '.join(sorted(names))))
     make = _keys.generate_private_key if kind == 'private' else _keys.generate_psk
     return dict((name, make()) for name in names)
 
