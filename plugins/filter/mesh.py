@@ -36,9 +36,9 @@ def mesh_sites(names, hostvars, defaults=None):
     return _mesh.sites(names, hostvars, defaults)
 
 
-def mesh_peers(sites, site_name, public_keys=None, keepalive=25):
+def mesh_peers(sites, site_name, public_keys=None, keepalive=25, psk_dir=None):
     """The peers of one site."""
-    return _mesh.peers(sites, site_name, public_keys, keepalive)
+    return _mesh.peers(sites, site_name, public_keys, keepalive, psk_dir)
 
 
 def mesh_pairs(sites_or_names):
@@ -61,6 +61,11 @@ def psk_plan(pairs, reports):
     return _mesh.psk_plan(pairs, reports)
 
 
+def psk_peers(names, exclude=None):
+    """Peer items for the wg_psk module."""
+    return _mesh.psk_peers(names, exclude)
+
+
 def psk_writes(pairs, reports, contents=None):
     """Which PSKs each site writes (fresh ones generated here)."""
     return _mesh.psk_writes(pairs, reports, contents)
@@ -77,5 +82,6 @@ class FilterModule(object):
             ('mesh_mtu', mesh_mtu),
             ('mesh_validate', mesh_validate),
             ('psk_plan', psk_plan),
+            ('psk_peers', psk_peers),
             ('psk_writes', psk_writes),
         ))

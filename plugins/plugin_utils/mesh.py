@@ -384,7 +384,7 @@ def _prepared(sites_list):
     return prepared
 
 
-def peers(sites_list, site_name, public_keys=None, keepalive=25):
+def peers(sites_list, site_name, public_keys=None, keepalive=25, psk_dir=None):
     """The peers of ``site_name``: one dict per other site, sorted by name.
 
     ``persistent_keepalive``: keepalive > 0 -> every peer gets it; keepalive == 0 -> a site
@@ -399,19 +399,23 @@ def peers(sites_list, site_name, public_keys=None, keepalive=25):
     if ka == 0:
         ka = NAT_KEEPALIVE if entries[site_name][1] is None else 0
     keys = public_keys or {}
+    psk_prefix = psk_dir.rstrip('/') + '/' if psk_dir else None
     result = []
     append = result.append
     for name in order:
         if name == site_name:
             continue
         site_key, endpoint_text, allowed = entries[name]
-        append({
+        peer = {
             'name': name,
             'public_key': keys.get(name) or site_key,
             'endpoint': endpoint_text,
             'allowed_ips': list(allowed),
             'persistent_keepalive': ka,
-        })
+        }
+        if psk_prefix:
+            peer['preshared_key_path'] = psk_prefix + name + '.psk'
+        append(peer)
     return result
 
 
@@ -438,7 +442,10 @@ def _report(reports, site, peer):
     """(known, fingerprint): known is False if ``site`` did not report at all."""
     if site not in reports or reports[site] is None:
         return False, None
-    return True, (reports[site].get(peer) or None)
+    entry = reports[site].get(peer)
+    if isinstance(entry, dict):  # the wg_psk module's report: {exists, fingerprint}
+        entry = entry.get('fingerprint')
+    return True, (entry or None)
 
 
 def psk_plan(pair_list, reports):
@@ -460,6 +467,13 @@ def psk_plan(pair_list, reports):
         elif fb and not fa:
             read.setdefault(b, []).append(a)
     return {'read': read}
+
+
+def psk_peers(names, exclude=None):
+    """[{"name": n}, ...] for the wg_psk module's peers option, without ``exclude``."""
+    if isinstance(names, str):
+        raise MeshError('expected a list of site names, got the string %r' % (names,))
+    return [{'name': name} for name in names if name != exclude]
 
 
 def new_psk():
