@@ -19,7 +19,10 @@ def wg_node():
     nodes = []
 
     def make(suffix='a'):
-        node = WgNode('wgmt%d%s' % (os.getpid() % 100000, suffix))
+        # wireguard-go's control socket /var/run/wireguard/<iface>.sock is not per namespace,
+        # so every userspace interface needs a name of its own.
+        name = 'wgm%d%s' % (os.getpid() % 100000, suffix)
+        node = WgNode(name, iface=name)
         nodes.append(node)
         return node.start()
 

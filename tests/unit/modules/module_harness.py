@@ -101,8 +101,12 @@ def sh(*argv, **kwargs):
     netns = kwargs.pop('netns', None)
     if netns:
         argv = ('ip', 'netns', 'exec', netns) + argv
-    return subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          check=kwargs.pop('check', True), **kwargs).stdout
+    check = kwargs.pop('check', True)
+    proc = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          **kwargs)
+    if check and proc.returncode != 0:
+        raise AssertionError('%s failed (rc=%d): %s%s' % (' '.join(argv), proc.returncode, proc.stdout, proc.stderr))
+    return proc.stdout
 
 
 class WgNode(object):

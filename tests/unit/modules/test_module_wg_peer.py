@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""wg_peer and wg_info against real userspace WireGuard interfaces in network namespaces."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import time
+
+from module_harness import needs_root_and
+
+from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
+
+pytestmark = needs_root_and('ip', 'wg', 'wireguard-go')
+
+
+def new_pub():
+    return keys.public_key_from_private(keys.generate_private_key())
+
+
+def write(path, text):
+    with open(path, 'w') as f:
+        f.write(text + '\n')
+    os.chmod(path, 0o600)
+
+
+def test_info_of_missing_and_fresh_interface(wg_node):
+    node = wg_node('a')
+    missing = node.run('wg_info', dict(interface='nosuch0'))
+    assert missing['exists'] is False and missing['changed'] is False
+    info = node.run('wg_info', {}, check=True)
+    assert info['exists'] is True and info['peers'] == []
+    assert info['interface']['public_key'] is None and info['interface']['fwmark'] == 0
+    assert info['interface']['listen_port'] > 0
+
+
+def test_peer_fails_clearly_without_interface(wg_node):
+    node = wg_node('a')
+    result = node.run('wg_peer', dict(interface='nosuch0', peers=[]))
+    assert result.failed and 'does not exist' in result['msg'] and 'wg-quick up nosuch0' in result['msg']
+
+
+def test_add_update_remove_with_routes_and_idempotence(wg_node, tmp_path):
+    node = wg_node('a')
+    psk = keys.generate_psk()
+    psk_path = str(tmp_path / 'b.psk')
+    write(psk_path, psk)
+    b, c = new_pub(), new_pub()
+    peers = [
+        dict(name='b', public_key=b, preshared_key_path=psk_path, endpoint='[::1]:51820',
+             allowed_ips=['10.99.0.2/32', '10.20.0.0/24', 'fd99::2'], persistent_keepalive=25),
+        dict(name='c', public_key=c, endpoint='127.0.0.1:51999', allowed_ips=['10.99.0.3']),
+    ]
+    node.sh('ip', 'addr', 'add', '10.99.0.1/24', 'dev', node.iface)
+
+    check = node.run('wg_peer', dict(peers=peers), check=True, diff=True)
+    assert check['changed'] is True and check['added'] == ['b', 'c']
+    assert b not in node.dump() and '10.20.0.0/24' not in node.routes()
+
+    added = node.run('wg_peer', dict(peers=peers), diff=True)
+    assert added['changed'] is True and added['added'] == ['b', 'c'] and added['updated'] == []
+    assert added['routes_added'] == ['10.20.0.0/24', 'fd99::2/128']  # 10.99.0.x is covered by the /24
+    dump = node.dump()
+    assert b in dump and c in dump and psk in dump
+    assert '10.20.0.0/24' in node.routes() and 'fd99::2' in node.routes('-6')
+    assert psk not in added.stdout and psk not in added.stderr
+    assert 'preshared_key: set' in added['diff']['after']
+    assert added['command'].count('set') == 1 and psk not in added['command']
+
+    info = node.run('wg_info', {})
+    by_key = dict((p['public_key'], p) for p in info['peers'])
+    assert by_key[b]['endpoint'] == '[::1]:51820' and by_key[b]['preshared_key_set'] is True
+    assert by_key[b]['persistent_keepalive'] == 25 and by_key[b]['handshake_never'] is True
+    assert by_key[b]['latest_handshake_age'] is None
+    assert sorted(by_key[b]['allowed_ips']) == ['10.20.0.0/24', '10.99.0.2/32', 'fd99::2/128']
+    assert by_key[c]['preshared_key_set'] is False and by_key[c]['allowed_ips'] == ['10.99.0.3/32']
+    assert psk not in info.stdout
+
+    assert node.run('wg_peer', dict(peers=peers), check=True)['changed'] is False
+    same = node.run('wg_peer', dict(peers=peers))
+    assert same['changed'] is False and same['command'] is None
+
+    # update: new PSK content, new endpoint, keepalive off, allowed IPs moved
+    write(psk_path, keys.generate_psk())
+    peers[0].update(endpoint='[::1]:51821', persistent_keepalive=0, allowed_ips=['10.99.0.2/32', '10.21.0.0/24'])
+    updated = node.run('wg_peer', dict(peers=peers), diff=True)
+    assert updated['updated'] == ['b'] and updated['added'] == [] and updated['removed'] == []
+    assert updated['routes_added'] == ['10.21.0.0/24']
+    assert updated['routes_removed'] == ['10.20.0.0/24', 'fd99::2/128']
+    assert '10.20.0.0/24' not in node.routes() and '10.21.0.0/24' in node.routes()
+    assert 'fd99::2' not in node.routes('-6')
+    assert node.run('wg_peer', dict(peers=peers))['changed'] is False
+
+    # remove: exclusive drops c, without exclusive nothing is removed
+    assert node.run('wg_peer', dict(peers=peers[:1]))['changed'] is False
+    removed = node.run('wg_peer', dict(peers=peers[:1], exclusive=True), diff=True)
+    assert removed['removed'] == [c] and c not in node.dump()
+    assert removed['routes_removed'] == []  # 10.99.0.3/32 only had the kernel /24 route
+    assert node.run('wg_peer', dict(peers=peers[:1], exclusive=True))['changed'] is False
+
+    # a PSK that is no longer configured is removed
+    del peers[0]['preshared_key_path']
+    unset = node.run('wg_peer', dict(peers=peers[:1]))
+    assert unset['changed'] is True and unset['changes']['b'] == ['preshared key removed']
+    assert node.run('wg_info', {})['peers'][0]['preshared_key_set'] is False
+
+
+def test_kept_learned_endpoint_and_missing_psk_file(wg_node, tmp_path):
+    node = wg_node('a')
+    key = new_pub()
+    node.run('wg_peer', dict(peers=[dict(public_key=key, endpoint='127.0.0.1:40000', allowed_ips=[])]))
+    kept = node.run('wg_peer', dict(peers=[dict(public_key=key, endpoint='')]))
+    assert kept['changed'] is False
+    missing = node.run('wg_peer', dict(peers=[dict(public_key=key, preshared_key_path=str(tmp_path / 'no.psk'))]))
+    assert missing.failed and 'does not exist' in missing['msg'] and 'wg_psk' in missing['msg']
+
+
+def test_rotation_moves_allowed_ips_in_one_call_and_private_key(wg_node, tmp_path):
+    node = wg_node('a')
+    old, new = new_pub(), new_pub()
+    node.run('wg_peer', dict(peers=[dict(name='b', public_key=old, allowed_ips=['10.30.0.0/24'])]))
+    assert '10.30.0.0/24' in node.routes()
+    key_path = str(tmp_path / 'wg0.key')
+    private = keys.generate_private_key()
+    write(key_path, private)
+    result = node.run('wg_peer', dict(peers=[dict(name='b', public_key=new, allowed_ips=['10.30.0.0/24'])],
+                                      exclusive=True, private_key_path=key_path))
+    assert result['changed'] is True and result['added'] == ['b'] and result['removed'] == [old]
+    assert result['routes_added'] == [] and result['routes_removed'] == []
+    assert result['command'][3:5] == ['private-key', key_path]
+    assert private not in result.stdout and private not in result['command']
+    info = node.run('wg_info', {})
+    assert info['interface']['public_key'] == keys.public_key_from_private(private)
+    assert [p['public_key'] for p in info['peers']] == [new]
+    assert '10.30.0.0/24' in node.routes()
+    assert private not in info.stdout
+
+
+def test_bad_peer_input_fails_before_touching_interface(wg_node):
+    node = wg_node('a')
+    result = node.run('wg_peer', dict(peers=[dict(public_key='nope', allowed_ips=['10.0.0.0/33'])]))
+    assert result.failed and 'public_key has the wrong length' in result['msg']
+    assert node.run('wg_info', {})['peers'] == []
+
+
+def test_real_handshake_between_two_namespaces(wg_node, tmp_path):
+    a, b = wg_node('a'), wg_node('b')
+    veth_a, veth_b = 'wgmv%da' % (os.getpid() % 10000), 'wgmv%db' % (os.getpid() % 10000)
+    a.sh('ip', 'link', 'add', veth_a, 'type', 'veth', 'peer', 'name', veth_b, 'netns', b.ns)
+    a.sh('ip', 'addr', 'add', '10.213.0.1/30', 'dev', veth_a)
+    b.sh('ip', 'addr', 'add', '10.213.0.2/30', 'dev', veth_b)
+    a.sh('ip', 'link', 'set', veth_a, 'up')
+    b.sh('ip', 'link', 'set', veth_b, 'up')
+    a.sh('ip', 'addr', 'add', '10.214.0.1/32', 'dev', a.iface)
+    b.sh('ip', 'addr', 'add', '10.214.0.2/32', 'dev', b.iface)
+    key_a, key_b = str(tmp_path / 'a.key'), str(tmp_path / 'b.key')
+    write(key_a, keys.generate_private_key())
+    write(key_b, keys.generate_private_key())
+    psk_a, psk_b = str(tmp_path / 'a.psk'), str(tmp_path / 'b.psk')
+    psk = keys.generate_psk()
+    write(psk_a, psk)
+    write(psk_b, psk)
+    info_a = a.run('wg_info', {})
+    info_b = b.run('wg_info', {})
+    pub_a = keys.public_key_from_private(open(key_a).read().strip())
+    pub_b = keys.public_key_from_private(open(key_b).read().strip())
+    ra = a.run('wg_peer', dict(private_key_path=key_a, peers=[dict(
+        name='b', public_key=pub_b, preshared_key_path=psk_a,
+        endpoint='10.213.0.2:%d' % info_b['interface']['listen_port'], allowed_ips=['10.214.0.2/32'],
+        persistent_keepalive=1)]))
+    rb = b.run('wg_peer', dict(private_key_path=key_b, peers=[dict(
+        name='a', public_key=pub_a, preshared_key_path=psk_b,
+        endpoint='10.213.0.1:%d' % info_a['interface']['listen_port'], allowed_ips=['10.214.0.1/32'])]))
+    assert ra['routes_added'] == ['10.214.0.2/32'] and rb['routes_added'] == ['10.214.0.1/32']
+    # A's first initiation may reach B before B knows A (then WireGuard retries after 5 s):
+    # ping once a second until the first reply, 15 s at most.
+    a.sh('ping', '-c', '1', '-w', '15', '10.214.0.2')
+    deadline = time.time() + 10
+    while True:
+        peer = a.run('wg_info', {})['peers'][0]
+        if not peer['handshake_never'] or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert peer['handshake_never'] is False and peer['latest_handshake'] > 0
+    assert 0 <= peer['latest_handshake_age'] < 60
+    assert peer['rx_bytes'] > 0 and peer['tx_bytes'] > 0
+    assert peer['endpoint'] == '10.213.0.2:%d' % info_b['interface']['listen_port']
+    # B learned A's endpoint; B's config has one, an identical call changes nothing
+    assert b.run('wg_peer', dict(private_key_path=key_b, peers=[dict(
+        name='a', public_key=pub_a, preshared_key_path=psk_b,
+        endpoint='10.213.0.1:%d' % info_a['interface']['listen_port'],
+        allowed_ips=['10.214.0.1/32'])]))['changed'] is False
