@@ -21,17 +21,17 @@ declare -A tunnel=([dublin]=10.99.0.1 [frankfurt]=10.99.0.2 [newyork]=10.99.0.3)
 declare -A lanhost=([dublin]=10.10.0.10 [frankfurt]=10.20.0.10 [newyork]=10.30.0.10)
 failures=0
 cell() {  # site address
-  if podman exec "wgmesh-$1" ping -c 1 -w 5 -q "$2" >/dev/null 2>&1; then printf '%-12s' ok
-  else printf '%-12s' FAIL; failures=$((failures + 1)); fi
+  if podman exec "wgmesh-$1" ping -c 1 -w 5 -q "$2" >/dev/null 2>&1; then printf '%-14s' ok
+  else printf '%-14s' FAIL; failures=$((failures + 1)); fi
 }
 
 echo
 echo "== ping from each site (rows) to every other site's tunnel address and LAN host"
-printf '%-11s' ""; for to in "${sites[@]}"; do printf '%-12s%-12s' "$to" "$to-lan"; done; echo
+printf '%-11s' ""; for to in "${sites[@]}"; do printf '%-14s%-14s' "$to" "$to-lan"; done; echo
 for from in "${sites[@]}"; do
   printf '%-11s' "$from"
   for to in "${sites[@]}"; do
-    if [[ $from == "$to" ]]; then printf '%-12s%-12s' - -; continue; fi
+    if [[ $from == "$to" ]]; then printf '%-14s%-14s' - -; continue; fi
     cell "$from" "${tunnel[$to]}"; cell "$from" "${lanhost[$to]}"
   done
   echo
