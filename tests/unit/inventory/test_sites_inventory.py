@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The wgmesh.wireguard.sites inventory plugin: the guide's sites.json into the mesh group."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.wgmesh.wireguard.plugins.inventory.sites import InventoryModule, parse_sites, split_endpoint
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+BIN = os.path.dirname(sys.executable)
+EXAMPLE = os.path.join(REPO, 'inventories', 'example', 'sites.json')
+
+
+def ansible_env():
+    env = dict(os.environ)
+    env.update({
+        'ANSIBLE_CONFIG': os.path.join(REPO, 'ansible.cfg'),
+        'ANSIBLE_INVENTORY_ENABLED': 'wgmesh.wireguard.sites,auto,yaml,ini',
+        'ANSIBLE_NOCOLOR': '1',
+        'PATH': BIN + os.pathsep + env.get('PATH', ''),
+    })
+    return env
+
+
+def inventory_list(source):
+    out = subprocess.check_output([os.path.join(BIN, 'ansible-inventory'), '-i', source, '--list'],
+                                  cwd=REPO, env=ansible_env())
+    return json.loads(out)
+
+
+def test_guide_format_list_and_mapping():
+    guide = [
+        {'name': 'dublin', 'endpoint': '203.0.113.10:51820', 'tunnel_ip': '10.99.0.1/24', 'lan_cidr': '10.10.0.0/24'},
+        {'name': 'frankfurt', 'endpoint': '198.51.100.20', 'tunnel_ip': '10.99.0.2',
+         'lan_cidr': ['10.20.0.0/24', '10.21.0.0/24'], 'public_key': 'k' * 43 + '=', 'port': 51821},
+        {'name': 'home', 'endpoint': '', 'tunnel_ip': '10.99.0.3', 'lan_cidr': '10.30.0.0/24, 10.31.0.0/24'},
+        {'name': 'v6', 'endpoint': '[2001:db8::1]:51822', 'tunnel_ip': '10.99.0.4', 'lan_cidr': []},
+    ]
+    sites, mesh = parse_sites(guide)
+    assert mesh == {}
+    assert sites == [
+        ('dublin', {'wireguard_mesh_endpoint': '203.0.113.10', 'wireguard_mesh_port': 51820,
+                    'wireguard_mesh_address': '10.99.0.1', 'wireguard_mesh_lan_cidrs': ['10.10.0.0/24']}),
+        ('frankfurt', {'wireguard_mesh_endpoint': '198.51.100.20', 'wireguard_mesh_port': 51821,
+                       'wireguard_mesh_address': '10.99.0.2', 'wireguard_mesh_lan_cidrs': ['10.20.0.0/24', '10.21.0.0/24'],
+                       'wireguard_mesh_public_key': 'k' * 43 + '='}),
+        ('home', {'wireguard_mesh_endpoint': '', 'wireguard_mesh_address': '10.99.0.3',
+                  'wireguard_mesh_lan_cidrs': ['10.30.0.0/24', '10.31.0.0/24']}),
+        ('v6', {'wireguard_mesh_endpoint': '2001:db8::1', 'wireguard_mesh_port': 51822,
+                'wireguard_mesh_address': '10.99.0.4', 'wireguard_mesh_lan_cidrs': []}),
+    ]
+    sites2, mesh2 = parse_sites({'sites': guide, 'network': '10.99.0.0/24', 'keepalive': 0})
+    assert sites2 == sites
+    assert mesh2 == {'wireguard_mesh_network': '10.99.0.0/24', 'wireguard_mesh_keepalive': 0}
+
+
+@pytest.mark.parametrize('endpoint, expected', [
+    ('203.0.113.10', ('203.0.113.10', None)),
+    ('203.0.113.10:51820', ('203.0.113.10', 51820)),
+    ('vpn.example.com:4500', ('vpn.example.com', 4500)),
+    ('2001:db8::1', ('2001:db8::1', None)),
+    ('[2001:db8::1]:51820', ('2001:db8::1', 51820)),
+    ('', ('', None)),
+    (None, ('', None)),
+])
+def test_split_endpoint(endpoint, expected):
+    assert split_endpoint(endpoint) == expected
+
+
+@pytest.mark.parametrize('data, message', [
+    ({'hosts': []}, 'expected a list of sites or a mapping with a "sites" list'),
+    ('nope', 'expected a list of sites'),
+    ([{'name': 'a', 'tunnel_ip': '10.99.0.1', 'lan_cidrs': []}], "unknown field(s) lan_cidrs"),
+    ([{'tunnel_ip': '10.99.0.1'}], 'has no name'),
+    ([{'name': 'a'}], "site 'a' has no tunnel_ip"),
+    ([{'name': 'a', 'tunnel_ip': '10.99.0.1'}, {'name': 'a', 'tunnel_ip': '10.99.0.2'}], "site 'a' appears twice"),
+    ([{'name': 'a', 'tunnel_ip': '10.99.0.1', 'endpoint': '1.2.3.4:1', 'port': 2}], 'give one port'),
+    ({'sites': [], 'netwrok': 'x'}, 'unknown top-level field(s) netwrok'),
+])
+def test_bad_sites_files(data, message):
+    with pytest.raises(ValueError) as info:
+        parse_sites(data)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize('name, content, expected', [
+    ('sites.json', '[]', True),
+    ('office.sites.json', '[]', True),
+    ('office.sites.yaml', '[]', True),
+    ('mesh.yml', 'plugin: wgmesh.wireguard.sites\npath: x.json\n', True),
+    ('mesh.yml', 'plugin: other.thing\n', False),
+    ('hosts.json', '[]', False),
+    ('sites.txt', '[]', False),
+])
+def test_verify_file(tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_text(content)
+    assert InventoryModule().verify_file(str(path)) is expected
+
+
+def test_example_sites_json_through_ansible_inventory():
+    data = inventory_list(EXAMPLE)
+    assert sorted(data['wireguard_mesh']['hosts']) == ['dublin', 'frankfurt', 'newyork']
+    dublin = data['_meta']['hostvars']['dublin']
+    assert dublin['wireguard_mesh_address'] == '10.99.0.1'
+    assert dublin['wireguard_mesh_endpoint'] == '203.0.113.10'
+    assert dublin['wireguard_mesh_lan_cidrs'] == ['10.10.0.0/24']
+    assert data['_meta']['hostvars']['newyork']['wireguard_mesh_endpoint'] == '192.0.2.30'
+
+
+def test_config_file_with_path_and_group(tmp_path):
+    (tmp_path / 'data.json').write_text(json.dumps({'sites': [
+        {'name': 'a', 'endpoint': '203.0.113.1', 'tunnel_ip': '10.98.0.1', 'lan_cidr': '10.1.0.0/24'},
+        {'name': 'b', 'endpoint': '203.0.113.2', 'tunnel_ip': '10.98.0.2', 'lan_cidr': '10.2.0.0/24'}],
+        'network': '10.98.0.0/24'}))
+    (tmp_path / 'mesh.yml').write_text('plugin: wgmesh.wireguard.sites\npath: data.json\ngroup: vpn\n')
+    data = inventory_list(str(tmp_path / 'mesh.yml'))
+    assert sorted(data['vpn']['hosts']) == ['a', 'b']
+    network = data['_meta']['hostvars']['a']['wireguard_mesh_network']
+    if isinstance(network, dict):  # ansible-inventory marks some strings as unsafe
+        network = network['__ansible_unsafe']
+    assert network == '10.98.0.0/24'
+
+
+def test_example_inventory_matches_sites_json():
+    """inventories/example (hosts.yml + host_vars) and sites.json describe the same mesh."""
+    ini = inventory_list(os.path.join(REPO, 'inventories', 'example', 'hosts.yml'))
+    js = inventory_list(EXAMPLE)
+    for name in ('dublin', 'frankfurt', 'newyork'):
+        a, b = ini['_meta']['hostvars'][name], js['_meta']['hostvars'][name]
+        for var in ('wireguard_mesh_address', 'wireguard_mesh_endpoint', 'wireguard_mesh_lan_cidrs',
+                    'wireguard_mesh_port'):
+            assert a[var] == b[var], (name, var)
+        assert a['ansible_host'] == a['wireguard_mesh_endpoint']
+    assert ini['_meta']['hostvars']['dublin']['wireguard_mesh_keepalive'] == 25
