@@ -203,8 +203,8 @@ def plan_peers(interface, desired, live, live_psks, psk_contents, exclusive=Fals
             if peer['persistent_keepalive'] != current['persistent_keepalive']:
                 args += ['persistent-keepalive', str(peer['persistent_keepalive'] or 'off')]
                 after['persistent_keepalive'] = peer['persistent_keepalive']
-                changes.append('persistent keepalive %s -> %s' % (current['persistent_keepalive'],
-                                                                   peer['persistent_keepalive']))
+                changes.append('persistent keepalive %s -> %s'
+                               % (current['persistent_keepalive'], peer['persistent_keepalive']))
             if wg.sort_cidrs(current['allowed_ips']) != peer['allowed_ips']:
                 args += ['allowed-ips', ','.join(peer['allowed_ips'])]
                 after['allowed_ips'] = list(peer['allowed_ips'])

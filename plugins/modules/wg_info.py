@@ -17,7 +17,7 @@ description:
     transfer counters and persistent keepalive.
   - Never returns the private key or a PSK (only whether a PSK is set).
 author:
-  - wgmesh maintainers
+  - wgmesh maintainers (@wgmesh)
 options:
   interface:
     description:
@@ -30,6 +30,7 @@ attributes:
     description: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Read-only; there is nothing to diff.
 notes:
   - "Needs C(wg) (wireguard-tools) and root (C(become: true))."
 seealso:

@@ -21,7 +21,7 @@ description:
     Python has it, else with a built-in RFC 7748 implementation.
   - Supports a rolling rotation flow with O(rotation), so no other key code is needed.
 author:
-  - wgmesh maintainers
+  - wgmesh maintainers (@wgmesh)
 options:
   path:
     description:

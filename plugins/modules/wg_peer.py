@@ -21,7 +21,7 @@ description:
   - Arguments to C(wg) are passed as a list; PSKs and the private key go through files, never on a
     command line. The result and the diff never hold a secret.
 author:
-  - wgmesh maintainers
+  - wgmesh maintainers (@wgmesh)
 options:
   interface:
     description:

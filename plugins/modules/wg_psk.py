@@ -20,7 +20,7 @@ description:
   - Writes given PSK contents, removes the PSK files of peers no longer listed (O(exclusive)) and returns
     the contents only when asked to (O(return_content)).
 author:
-  - wgmesh maintainers
+  - wgmesh maintainers (@wgmesh)
 options:
   directory:
     description:

@@ -87,7 +87,7 @@ def test_rfc7748_keypairs_agree_with_wg_pubkey(private, public):
 @needs_wg
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_generated_keys_agree_with_wg_pubkey(backend):
-    for _ in range(5):
+    for dummy in range(5):
         private = keys.generate_private_key()
         assert keys.public_key_from_private(private, backend=backend) == wg_pubkey(private)
 
@@ -115,8 +115,8 @@ def test_generated_private_key_is_clamped_and_valid():
 
 
 def test_generated_keys_are_distinct():
-    assert len(set(keys.generate_private_key() for _ in range(20))) == 20
-    assert len(set(keys.generate_psk() for _ in range(20))) == 20
+    assert len(set(keys.generate_private_key() for dummy in range(20))) == 20
+    assert len(set(keys.generate_psk() for dummy in range(20))) == 20
 
 
 def test_generate_keypair_matches():

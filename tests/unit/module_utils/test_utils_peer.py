@@ -168,7 +168,7 @@ def test_describe_shows_psk_state_only():
     assert psk not in text
 
 
-key_strategy = st.binary(min_size=32, max_size=32).map(lambda raw: keys.encode_key(raw))
+key_strategy = st.binary(min_size=32, max_size=32).map(keys.encode_key)
 
 
 @settings(max_examples=60, deadline=None)

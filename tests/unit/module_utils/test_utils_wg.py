@@ -75,7 +75,7 @@ def test_parse_dump_never_returns_secrets_unless_psks_asked():
 
 
 def test_parse_dump_fwmark_and_no_key():
-    info, _ = wg.parse_dump('(none)\t(none)\t0\t0x1234\n')
+    info, dummy = wg.parse_dump('(none)\t(none)\t0\t0x1234\n')
     assert info['interface'] == dict(public_key=None, listen_port=0, fwmark=0x1234)
     assert info['peers'] == []
 
@@ -168,8 +168,8 @@ def test_plan_routes_follows_wg_quick_match_rule():
 
 def test_plan_routes_deletes_only_own_non_kernel_routes():
     routes = [('10.99.0.0/24', 'kernel'), ('10.2.0.0/16', 'boot'), ('10.5.0.0/24', 'static')]
-    to_add, to_delete, _ = wg.plan_routes(routes, desired=['10.2.1.0/24'],
-                                          removed=['10.2.0.0/16', '10.99.0.0/24', '10.7.0.0/24'])
+    to_add, to_delete, dummy = wg.plan_routes(routes, desired=['10.2.1.0/24'],
+                                              removed=['10.2.0.0/16', '10.99.0.0/24', '10.7.0.0/24'])
     assert to_delete == ['10.2.0.0/16']
     # the /16 that covered 10.2.1.0/24 goes away, so the /24 needs its own route
     assert to_add == ['10.2.1.0/24']

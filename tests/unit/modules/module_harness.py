@@ -53,8 +53,8 @@ class ModuleResult(object):
         try:
             self.json = json.loads(proc.stdout)
         except ValueError:
-            raise AssertionError('module printed no JSON (rc=%d): %s %s' % (proc.returncode, proc.stdout,
-                                                                         proc.stderr))
+            raise AssertionError('module printed no JSON (rc=%d): %s %s'
+                                 % (proc.returncode, proc.stdout, proc.stderr))
 
     def __getitem__(self, key):
         return self.json[key]
@@ -81,7 +81,7 @@ def run_module(name, args, check=False, diff=False, netns=None, pythonpath=None)
             argv = ['ip', 'netns', 'exec', netns] + argv
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(([pythonpath] if pythonpath else []) + [COLLECTIONS]))
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                              universal_newlines=True, timeout=120)
+                              universal_newlines=True, timeout=120, check=False)
     finally:
         os.unlink(path)
     return ModuleResult(proc)
@@ -94,7 +94,7 @@ def ansible_cli(*args, **kwargs):
     argv = [ANSIBLE, 'localhost', '-i', 'localhost,', '-c', 'local',
             '-e', 'ansible_python_interpreter=%s' % kwargs.pop('python', '/usr/bin/python3')] + list(args)
     return subprocess.run(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                          universal_newlines=True, timeout=300)
+                          universal_newlines=True, timeout=300, check=False)
 
 
 def sh(*argv, **kwargs):
@@ -103,7 +103,7 @@ def sh(*argv, **kwargs):
         argv = ('ip', 'netns', 'exec', netns) + argv
     check = kwargs.pop('check', True)
     proc = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          **kwargs)
+                          check=False, **kwargs)
     if check and proc.returncode != 0:
         raise AssertionError('%s failed (rc=%d): %s%s' % (' '.join(argv), proc.returncode, proc.stdout, proc.stderr))
     return proc.stdout
@@ -124,9 +124,9 @@ class WgNode(object):
         env = dict(os.environ, WG_PROCESS_FOREGROUND='1')
         self.proc = subprocess.Popen(['ip', 'netns', 'exec', self.ns, 'wireguard-go', '-f', self.iface],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        for _ in range(100):
+        for dummy in range(100):
             if subprocess.run(['ip', 'netns', 'exec', self.ns, 'wg', 'show', self.iface], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL).returncode == 0:
+                              stderr=subprocess.DEVNULL, check=False).returncode == 0:
                 break
             time.sleep(0.05)
         else:

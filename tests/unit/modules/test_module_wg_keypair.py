@@ -201,7 +201,8 @@ def test_done_criteria_through_ansible_cli(tmp_path):
     public = keys.public_key_from_private(private)
     if shutil.which('wg'):
         with open(path, 'rb') as f:
-            assert subprocess.run(['wg', 'pubkey'], stdin=f, stdout=subprocess.PIPE).stdout.decode().strip() == public
+            assert subprocess.run(['wg', 'pubkey'], stdin=f, stdout=subprocess.PIPE,
+                                  check=True).stdout.decode().strip() == public
     assert public in first.stdout and public in second.stdout
     assert private not in first.stdout and private not in second.stdout
 
