@@ -1,0 +1,26 @@
+# -*- coding: utf-8 -*-
+# Copyright: wgmesh maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Handshake health filters (documented in stale_peers.yml next to this file)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import health as _health
+
+
+def stale_peers(live_peers, expected, since=0, fresh=None, max_age=None):
+    try:
+        return _health.stale_peers(live_peers, expected, since, fresh, max_age)
+    except _health.HealthError as exc:
+        raise AnsibleFilterError('stale_peers: %s' % exc)
+
+
+class FilterModule(object):
+    """wgmesh.wireguard health filters."""
+
+    def filters(self):
+        return {'stale_peers': stale_peers}
