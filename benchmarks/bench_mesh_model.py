@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Benchmark of the mesh model on a large mesh (prints figures; not a timed test).
 
@@ -46,7 +45,7 @@ def make_sites(count):
 def best(func, repeat):
     times = []
     result = None
-    for _ in range(repeat):
+    for dummy in range(repeat):
         start = time.perf_counter()
         result = func()
         times.append(time.perf_counter() - start)
@@ -54,7 +53,7 @@ def best(func, repeat):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--sites', type=int, default=1000)
     parser.add_argument('--repeat', type=int, default=3)
     args = parser.parse_args()
@@ -79,7 +78,7 @@ def main():
         return sum(len(filters.mesh_peers(sites, n, keys, 25)) for n in names)
 
     t_cold, entries = best(peers_cold, args.repeat)
-    t_warm, _ = best(peers_warm, args.repeat)
+    t_warm, dummy = best(peers_warm, args.repeat)
     t_pairs, pairs = best(lambda: filters.mesh_pairs(sites), args.repeat)
     reports = dict((n, {}) for n in names)
     t_psk, writes = best(lambda: filters.psk_writes(pairs, reports, {}), 1)

@@ -36,6 +36,11 @@ def mesh_sites(names, hostvars, defaults=None):
     return _mesh.sites(names, hostvars, defaults)
 
 
+def mesh_settings(names, hostvars, defaults=None):
+    """Mesh-wide settings of the sites and the problems of sites that disagree."""
+    return _mesh.settings(names, hostvars, defaults)
+
+
 def mesh_peers(sites, site_name, public_keys=None, keepalive=25, psk_dir=None):
     """The peers of one site."""
     return _mesh.peers(sites, site_name, public_keys, keepalive, psk_dir)
@@ -77,6 +82,7 @@ class FilterModule(object):
     def filters(self):
         return dict((name, _wrap(name, func)) for name, func in (
             ('mesh_sites', mesh_sites),
+            ('mesh_settings', mesh_settings),
             ('mesh_peers', mesh_peers),
             ('mesh_pairs', mesh_pairs),
             ('mesh_mtu', mesh_mtu),

@@ -8,7 +8,8 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 name: sites
-author: wgmesh maintainers
+author:
+  - wgmesh maintainers (@wgmesh)
 version_added: 0.1.0
 short_description: The guide's sites.json / sites.yml as a mesh inventory
 description:

@@ -583,9 +583,9 @@ def _check_address(name, var, value, version, network, network_var, problems):
                            na.IPAddress(first + 1, 4), na.IPAddress(last - 1, 4)))
         return None
     if version == 6 and plen <= bits - 2 and ip[1] == first:
+        example6 = _na().IPAddress(first + 1, 6)
         problems.append("site '%s': %s %s is the subnet-router anycast (network) address of %s %s: pick "
-                        "another address inside it, e.g. %s." % (name, var, value, network_var, canonical,
-                                                                  _na().IPAddress(first + 1, 6)))
+                        "another address inside it, e.g. %s." % (name, var, value, network_var, canonical, example6))
         return None
     return ip[1]
 
@@ -824,3 +824,48 @@ def validate(sites_list, network, network6='', interface='wg0', mtu_value=0, gro
                             % (smallest_site, smallest, computed,
                                OVERHEAD_V6 if any_v6_endpoint else OVERHEAD_V4, MTU_MIN, MTU_MAX))
     return problems
+
+
+# ---------------------------------------------------------------------------------------
+# mesh_settings
+# ---------------------------------------------------------------------------------------
+
+MESH_SETTINGS = (
+    ('network', 'wireguard_mesh_network'),
+    ('network6', 'wireguard_mesh_network6'),
+    ('interface', 'wireguard_mesh_interface'),
+    ('keepalive', 'wireguard_mesh_keepalive'),
+    ('mtu', 'wireguard_mesh_mtu'),
+)
+
+
+def settings(names, hostvars, defaults=None):
+    """Mesh-wide settings as every site sees them, and a problem for each one the sites disagree on.
+
+    ``defaults`` maps the variable names (wireguard_mesh_network, ...) to the values a site
+    without the variable gets (the role's defaults). Returns {network, network6, interface,
+    keepalive, mtu, problems}; the values are the first site's (or the defaults without sites).
+    """
+    defaults = dict(defaults or {})
+    names = list(names or [])
+    result = {'problems': []}
+    for key, var in MESH_SETTINGS:
+        groups = []  # [(value, [site names])] in order of first appearance
+        for name in names:
+            hv = hostvars[name]
+            value = _plain(hv[var]) if var in hv else _plain(defaults.get(var))
+            if key in ('keepalive', 'mtu') and _as_int(value) is not None:
+                value = _as_int(value)  # 25 and "25" are the same setting
+            for entry in groups:
+                if entry[0] == value:
+                    entry[1].append(name)
+                    break
+            else:
+                groups.append((value, [name]))
+        result[key] = groups[0][0] if groups else _plain(defaults.get(var))
+        if len(groups) > 1:
+            result['problems'].append(
+                '%s differs between the sites (%s): it is mesh-wide; set it once for the whole group, not per host.'
+                % (var, '; '.join('%s on %s' % ('empty' if v in ('', None) else v, quote_names(n))
+                                  for v, n in groups)))
+    return result

@@ -412,8 +412,8 @@ def test_psk_one_end_missing_and_ends_differ():
     # a-b: only a has it -> read from a; a-c: differ -> a wins; b-c agree -> nothing
     assert psk_plan(PAIRS, reports) == {'read': {'a': ['b', 'c']}}
     contents = {'a': {'b': PSK_A, 'c': PSK_B}}
-    assert psk_writes(PAIRS, reports, contents) == {'b': [{'name': 'a', 'psk': PSK_A}],
-                                                   'c': [{'name': 'a', 'psk': PSK_B}]}
+    expected = {'b': [{'name': 'a', 'psk': PSK_A}], 'c': [{'name': 'a', 'psk': PSK_B}]}
+    assert psk_writes(PAIRS, reports, contents) == expected
     # only the second end has it -> read from b, write to a
     reports = {'a': {'b': None}, 'b': {'a': 'fp1'}}
     assert psk_plan([['a', 'b']], reports) == {'read': {'b': ['a']}}
@@ -440,3 +440,20 @@ def test_psk_writes_refuses_missing_read_without_leaking():
 def test_psk_peers():
     assert psk_peers(['a', 'b', 'c'], 'b') == [{'name': 'a'}, {'name': 'c'}]
     assert psk_peers(['a']) == [{'name': 'a'}]
+
+
+def test_mesh_settings_first_site_and_disagreements():
+    mesh_settings = F['mesh_settings']
+    defaults = {'wireguard_mesh_network': '10.99.0.0/24', 'wireguard_mesh_network6': '',
+                'wireguard_mesh_interface': 'wg0', 'wireguard_mesh_keepalive': 25, 'wireguard_mesh_mtu': 0}
+    hostvars = {'a': {'wireguard_mesh_network': '10.99.0.0/24', 'wireguard_mesh_keepalive': 0},
+                'b': {'wireguard_mesh_network': '10.99.0.0/24', 'wireguard_mesh_keepalive': '0'},
+                'c': {'wireguard_mesh_network': '10.98.0.0/24', 'wireguard_mesh_keepalive': 0}}
+    got = mesh_settings(['a', 'b', 'c'], hostvars, defaults)
+    assert got == {'network': '10.99.0.0/24', 'network6': '', 'interface': 'wg0', 'keepalive': 0, 'mtu': 0,
+                   'problems': ["wireguard_mesh_network differs between the sites (10.99.0.0/24 on 'a' and 'b'; "
+                                "10.98.0.0/24 on 'c'): it is mesh-wide; set it once for the whole group, not per "
+                                "host."]}
+    assert mesh_settings(['a', 'b'], hostvars, defaults)['problems'] == []
+    assert mesh_settings([], hostvars, defaults) == {'network': '10.99.0.0/24', 'network6': '', 'interface': 'wg0',
+                                                     'keepalive': 25, 'mtu': 0, 'problems': []}

@@ -37,7 +37,7 @@ def playbook(*args, **extra_env):
     })
     env.update(extra_env)
     proc = subprocess.run([os.path.join(BIN, 'ansible-playbook')] + list(args), cwd=REPO, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
     return proc.returncode, proc.stdout
 
 
@@ -178,6 +178,17 @@ def test_validate_refuses_bad_inventory_without_contacting_sites(unreachable):
     for expected in EXPECTED:
         assert expected in output
     assert 'UNREACHABLE' not in output
+    assert not marker.exists()
+
+
+def test_validate_lists_one_problem_per_line_and_mesh_wide_disagreements(unreachable):
+    inventory, marker = unreachable
+    text = BAD_INVENTORY.replace('192.0.2.30', '192.0.2.30 wireguard_mesh_interface=wg1')
+    rc, output = playbook('wgmesh.wireguard.validate', '-i', inventory(text))
+    assert rc != 0
+    assert 'The mesh inventory has 3 problem(s); no site was contacted:\n- ' in output
+    assert "\n- wireguard_mesh_interface differs between the sites (wg0 on 'dublin' and 'frankfurt'; wg1 on " \
+           "'newyork'): it is mesh-wide; set it once for the whole group, not per host.\n" in output
     assert not marker.exists()
 
 
