@@ -83,7 +83,7 @@ def bench(sites, env):
     out["rerun_recap"] = recap(text)
     out["rerun_changed"] = sum(h["changed"] for h in out["rerun_recap"].values())
     out["rerun_remote_rounds"] = remote_rounds(text)
-    install = task_block(text, "Install the WireGuard packages")
+    install = task_block(text, "Install the WireGuard packages this node lacks (apt)")
     out["rerun_installed_nothing"] = install is not None and not re.search(r"^(ok|changed):", install, re.M)
     # The first site also carries the run_once tasks of the play; the others are all alike.
     counts = [h["ok"] + h["changed"] + h["skipped"] for h in out["rerun_recap"].values()]

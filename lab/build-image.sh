@@ -8,7 +8,7 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$here/containers.conf}"
 
 suite="${1:-bookworm}"
 packages="python3,iproute2,iputils-ping,traceroute,systemd,systemd-sysv,procps,sudo,openssh-server,apt-utils"
-recipe_version=2
+recipe_version=3
 recipe="$(printf '%s|%s|%s' "$recipe_version" "$suite" "$packages" | sha256sum | cut -c1-12)"
 image="localhost/wgmesh-lab:$suite"
 
@@ -38,8 +38,9 @@ UNIT
 for unit in systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer; do
   ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
 done
-apt-get -o Dir="$rootfs" clean >/dev/null 2>&1 || true
-rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+# Package lists stay, as on a real server; downloaded .debs go.
+chroot "$rootfs" apt-get update -qq >/dev/null 2>&1
+chroot "$rootfs" apt-get clean
 
 tar -C "$rootfs" -c . | podman import --change "LABEL wgmesh.recipe=$recipe" \
   --change 'CMD ["/sbin/init"]' - "$image" >/dev/null 2>&1

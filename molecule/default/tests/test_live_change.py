@@ -1,0 +1,70 @@
+"""A peer change is applied live: no interface restart, untouched pairs lose nothing, and
+the kernel routes for the changed AllowedIPs appear and go (wg set alone leaves them stale)."""
+
+import os
+import pathlib
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
+ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"),
+           ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOG_PATH="")
+EXTRA_LAN = "10.31.0.0/24"
+
+
+def podman(*args, check=False):
+    return subprocess.run(["podman", *args], env=ENV, capture_output=True, text=True, check=check)
+
+
+def site_playbook(tmp_path, newyork_lans):
+    extra = tmp_path / "newyork.yml"
+    extra.write_text("wireguard_mesh:\n  hosts:\n    wgmesh-newyork:\n      wireguard_mesh_lan_cidrs: %s\n"
+                     % newyork_lans)
+    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.site", "-i", str(ROOT / "inventories" / "lab"),
+                           "-i", str(extra)], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def interface_identity(site):
+    """The wireguard-go process and interface index: both change when wg-quick restarts."""
+    pid = podman("exec", site, "pgrep", "-f", "wireguard-go wg0").stdout.split()
+    index = podman("exec", site, "cat", "/sys/class/net/wg0/ifindex").stdout.strip()
+    return pid, index
+
+
+def routes_via_wg0(site):
+    return podman("exec", site, "ip", "-o", "route", "show", "dev", "wg0").stdout
+
+
+@pytest.fixture
+def pinger():
+    """dublin pings frankfurt's tunnel address 10 times a second during the change."""
+    proc = subprocess.Popen(["podman", "exec", "wgmesh-dublin", "ping", "-i", "0.1", "-w", "120", "-q", "10.99.0.2"],
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(1)
+    yield proc
+    if proc.poll() is None:
+        podman("exec", "wgmesh-dublin", "pkill", "-INT", "-f", "ping -i 0.1")
+        proc.wait(timeout=10)
+
+
+def test_changed_peer_is_applied_live_without_loss(tmp_path, pinger):
+    before = {site: interface_identity(site) for site in ("wgmesh-dublin", "wgmesh-frankfurt", "wgmesh-newyork")}
+    out = site_playbook(tmp_path, "[10.30.0.0/24, %s]" % EXTRA_LAN)
+    assert "changed=" in out
+    assert EXTRA_LAN in routes_via_wg0("wgmesh-dublin")
+    assert EXTRA_LAN in podman("exec", "wgmesh-frankfurt", "wg", "show", "wg0", "allowed-ips").stdout
+
+    site_playbook(tmp_path, "[10.30.0.0/24]")
+    assert EXTRA_LAN not in routes_via_wg0("wgmesh-dublin")
+    assert EXTRA_LAN not in podman("exec", "wgmesh-frankfurt", "wg", "show", "wg0", "allowed-ips").stdout
+
+    after = {site: interface_identity(site) for site in before}
+    assert after == before  # no interface was restarted
+
+    podman("exec", "wgmesh-dublin", "pkill", "-INT", "-f", "ping -i 0.1")
+    summary = pinger.communicate(timeout=15)[0]
+    assert " 0% packet loss" in summary, summary
