@@ -7,13 +7,19 @@
 # Site i: container wgmesh-<name>, WAN 10.249.0.(10+i), tunnel 10.99.0.i, LAN 10.(10*i).0.0/24
 # with the site at .1 and, unless --no-lan-hosts, a LAN host wgmesh-<name>-lan at .10 whose
 # default route is its site. Re-running replaces same-named containers.
+# Several labs can run side by side: WGMESH_LAB=NAME (prefix of containers and networks,
+# default wgmesh) with WGMESH_LAB_INDEX=K (1..200) uses WAN 10.249.K.0/24 and LANs
+# 10.(10*i).K.0/24.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$here/containers.conf}"
 state="$here/state"
 image="${WGMESH_LAB_IMAGE:-localhost/wgmesh-lab:bookworm}"
-wan_net=wgmesh-wan
-wan_prefix=10.249.0
+lab="${WGMESH_LAB:-wgmesh}"
+index="${WGMESH_LAB_INDEX:-0}"
+wan_net="$lab-wan"
+wan_prefix="10.249.$index"
+lan_net() { echo "10.$((10*$1)).$index"; }
 
 site_name() {
   local names=(dublin frankfurt newyork)
@@ -66,24 +72,24 @@ cmd_up() {
   local i name
   for i in $(seq 1 "$count"); do
     name=$(site_name "$i")
-    ensure_network "wgmesh-lan-$name" "10.$((10*i)).0.0/24" "10.$((10*i)).0.254" internal
-    start_container "wgmesh-$name" --network "$wan_net:ip=$wan_prefix.$((10+i))" \
-      --network "wgmesh-lan-$name:ip=10.$((10*i)).0.1"
+    ensure_network "$lab-lan-$name" "$(lan_net "$i").0/24" "$(lan_net "$i").254" internal
+    start_container "$lab-$name" --network "$wan_net:ip=$wan_prefix.$((10+i))" \
+      --network "$lab-lan-$name:ip=$(lan_net "$i").1"
     if ((lan_hosts)); then
-      start_container "wgmesh-$name-lan" --network "wgmesh-lan-$name:ip=10.$((10*i)).0.10"
+      start_container "$lab-$name-lan" --network "$lab-lan-$name:ip=$(lan_net "$i").10"
     fi
   done
   for i in $(seq 1 "$count"); do
     name=$(site_name "$i")
-    wait_for "wgmesh-$name" systemctl is-active --quiet ssh.service
-    podman exec -i "wgmesh-$name" sh -c \
+    wait_for "$lab-$name" systemctl is-active --quiet ssh.service
+    podman exec -i "$lab-$name" sh -c \
       'umask 077; mkdir -p /root/.ssh; cat > /root/.ssh/authorized_keys' < "$state/id_ed25519.pub"
     if ((lan_hosts)); then
-      wait_for "wgmesh-$name-lan" ip link show
-      podman exec "wgmesh-$name-lan" ip route replace default via "10.$((10*i)).0.1"
+      wait_for "$lab-$name-lan" ip link show
+      podman exec "$lab-$name-lan" ip route replace default via "$(lan_net "$i").1"
     fi
   done
-  echo "lab: $count sites up"
+  echo "lab: $count sites up ($lab)"
 }
 
 cmd_inventory() {  # count file
@@ -95,11 +101,11 @@ cmd_inventory() {  # count file
     echo "  hosts:"
     for i in $(seq 1 "$count"); do
       name=$(site_name "$i")
-      echo "    wgmesh-$name:"
+      echo "    $lab-$name:"
       echo "      ansible_host: $wan_prefix.$((10+i))"
       echo "      wireguard_mesh_endpoint: $wan_prefix.$((10+i))"
       echo "      wireguard_mesh_address: 10.99.0.$i"
-      echo "      wireguard_mesh_lan_cidrs: [10.$((10*i)).0.0/24]"
+      echo "      wireguard_mesh_lan_cidrs: [$(lan_net "$i").0/24]"
     done
     echo "  vars:"
     echo "    ansible_user: root"
@@ -111,19 +117,19 @@ cmd_inventory() {  # count file
 cmd_instances() {  # count: molecule's instance config for the sites, as YAML
   local count=$1 i
   for i in $(seq 1 "$count"); do
-    printf -- '- instance: wgmesh-%s\n  address: %s\n  user: root\n  port: 22\n  identity_file: %s\n' \
+    printf -- '- instance: '"$lab"'-%s\n  address: %s\n  user: root\n  port: 22\n  identity_file: %s\n' \
       "$(site_name "$i")" "$wan_prefix.$((10+i))" "$state/id_ed25519"
   done
 }
 
 cmd_down() {
   local ids
-  ids=$(podman ps -a --filter name='^wgmesh-' --format '{{.Names}}')
+  ids=$(podman ps -a --filter name="^$lab-" --format '{{.Names}}')
   [[ -z "$ids" ]] || podman rm -f -t 2 $ids >/dev/null
   local nets
-  nets=$(podman network ls --format '{{.Name}}' | grep '^wgmesh-' || true)
+  nets=$(podman network ls --format '{{.Name}}' | grep "^$lab-" || true)
   [[ -z "$nets" ]] || podman network rm -f $nets >/dev/null
-  echo "lab: down"
+  echo "lab: down ($lab)"
 }
 
 case "${1:-}" in
