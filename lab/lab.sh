@@ -19,6 +19,9 @@ lab="${WGMESH_LAB:-wgmesh}"
 index="${WGMESH_LAB_INDEX:-0}"
 wan_net="$lab-wan"
 wan_prefix="10.249.$index"
+# The WAN is a 1400-byte underlay (as behind many tunnels and PPPoE links), so the tunnel MTU
+# the role computes (1400 - 60 = 1340) is tested for real.
+wan_mtu=1400
 lan_net() { echo "10.$((10*$1)).$index"; }
 
 site_name() {
@@ -26,13 +29,15 @@ site_name() {
   if (($1 <= 3)); then echo "${names[$1-1]}"; else echo "site$1"; fi
 }
 
-ensure_network() {  # name subnet gateway [internal]
-  local name=$1 subnet=$2 gateway=$3 internal=${4:-}
+ensure_network() {  # name subnet gateway mtu [internal]
+  local name=$1 subnet=$2 gateway=$3 mtu=$4 internal=${5:-}
   if podman network exists "$name"; then
-    [[ "$(podman network inspect "$name" --format '{{range .Subnets}}{{.Subnet}}{{end}}')" == "$subnet" ]] && return 0
+    [[ "$(podman network inspect "$name" --format '{{range .Subnets}}{{.Subnet}}{{end}} {{.Options.mtu}}')" \
+       == "$subnet $mtu" ]] && return 0
     podman network rm -f "$name" >/dev/null
   fi
-  podman network create ${internal:+--internal} --subnet "$subnet" --gateway "$gateway" "$name" >/dev/null
+  podman network create ${internal:+--internal} --subnet "$subnet" --gateway "$gateway" --opt mtu="$mtu" \
+    "$name" >/dev/null
 }
 
 ssh_key() {
@@ -45,6 +50,7 @@ start_container() {  # name network-args...
   podman run -d --replace --name "$name" --hostname "$name" "$@" \
     --cap-add NET_ADMIN --cap-add NET_RAW --device /dev/net/tun \
     --sysctl net.ipv4.ip_forward=1 --sysctl net.ipv6.conf.all.disable_ipv6=0 \
+    --sysctl net.ipv4.conf.all.rp_filter=1 --sysctl net.ipv4.conf.default.rp_filter=1 \
     --systemd=always "$image" /sbin/init >/dev/null
 }
 
@@ -68,11 +74,11 @@ cmd_up() {
   done
   "$here/build-image.sh" "$(echo "$image" | sed 's/.*://')"
   ssh_key
-  ensure_network "$wan_net" "$wan_prefix.0/24" "$wan_prefix.1"
+  ensure_network "$wan_net" "$wan_prefix.0/24" "$wan_prefix.1" "$wan_mtu"
   local i name
   for i in $(seq 1 "$count"); do
     name=$(site_name "$i")
-    ensure_network "$lab-lan-$name" "$(lan_net "$i").0/24" "$(lan_net "$i").254" internal
+    ensure_network "$lab-lan-$name" "$(lan_net "$i").0/24" "$(lan_net "$i").254" 1500 internal
     start_container "$lab-$name" --network "$wan_net:ip=$wan_prefix.$((10+i))" \
       --network "$lab-lan-$name:ip=$(lan_net "$i").1"
     if ((lan_hosts)); then
@@ -111,6 +117,7 @@ cmd_inventory() {  # count file
     echo "    ansible_user: root"
     echo "    ansible_ssh_private_key_file: $state/id_ed25519"
     echo "    wireguard_mesh_network: 10.99.0.0/24"
+    echo "    wireguard_mesh_underlay_mtu: $wan_mtu"
   } > "$file"
 }
 

@@ -1,0 +1,108 @@
+"""Firewall (nftables backend, auto-detected), MTU and source restriction on the lab."""
+
+import os
+import pathlib
+import re
+import subprocess
+import time
+
+ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
+ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"),
+           ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOG_PATH="")
+SITES = {"wgmesh-dublin": "10.99.0.1", "wgmesh-frankfurt": "10.99.0.2", "wgmesh-newyork": "10.99.0.3"}
+TUNNEL_MTU = 1340  # lab WAN MTU 1400 - 60
+IMAGE = os.environ.get("WGMESH_LAB_IMAGE", "localhost/wgmesh-lab:bookworm")
+
+
+def podman(*args):
+    return subprocess.run(["podman", *args], env=ENV, capture_output=True, text=True, check=False)
+
+
+def site_playbook(*extra):
+    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.site", "-i", str(ROOT / "inventories" / "lab"),
+                           *extra], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def ruleset(site):
+    return podman("exec", site, "nft", "list", "ruleset").stdout
+
+
+def test_rules_exist_once_after_down_up_cycles_and_playbook_runs():
+    before = {site: ruleset(site) for site in SITES}
+    for site, text in before.items():
+        assert text.count("table inet wgmesh") == 1, site
+        assert len(re.findall(r"udp dport 51820 accept", text)) == 1, site
+        assert len(re.findall(r'iifname "wg0" accept', text)) == 1, site
+        assert len(re.findall(r'oifname "wg0" accept', text)) == 1, site
+        assert re.search(r'iifname != "wg0" ip daddr %s fib saddr type != local drop' % SITES[site], text), site
+    for _ in range(5):
+        down = podman("exec", "wgmesh-frankfurt", "wg-quick", "down", "wg0")
+        assert down.returncode == 0, down.stderr
+        up = podman("exec", "wgmesh-frankfurt", "wg-quick", "up", "wg0")
+        assert up.returncode == 0, up.stderr
+    out = site_playbook()
+    assert re.search(r"wgmesh-frankfurt\s+: ok=\d+\s+changed=0", out), out[-1500:]
+    after = {site: ruleset(site) for site in SITES}
+    assert after == before
+
+
+def test_tunnel_mtu_from_the_underlay_and_df_pings():
+    for site in SITES:
+        mtu = podman("exec", site, "cat", "/sys/class/net/wg0/mtu").stdout.strip()
+        assert mtu == str(TUNNEL_MTU), site
+    payload = TUNNEL_MTU - 28  # IPv4 20 + ICMP 8
+    for site in SITES:
+        for other, address in SITES.items():
+            if other == site:
+                continue
+            fits = podman("exec", site, "ping", "-c", "1", "-w", "5", "-M", "do", "-s", str(payload), address)
+            assert fits.returncode == 0, (site, address, fits.stdout + fits.stderr)
+            too_big = podman("exec", site, "ping", "-c", "1", "-w", "2", "-M", "do", "-s", str(payload + 1), address)
+            assert too_big.returncode != 0, (site, address)
+
+
+def test_forwarding_sysctls_are_persisted():
+    for site in SITES:
+        conf = podman("exec", site, "cat", "/etc/sysctl.d/99-wireguard.conf").stdout
+        assert "net.ipv4.ip_forward = 1" in conf and "net.ipv4.conf.all.rp_filter = 1" in conf, site
+        assert podman("exec", site, "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
+
+
+def drop_counter(site):
+    match = re.search(r"udp dport 51820 counter packets (\d+) bytes \d+ drop", ruleset(site))
+    return int(match.group(1)) if match else None
+
+
+def test_restricted_sources_drop_strangers_and_keep_the_mesh():
+    site_playbook("-e", "wireguard_mesh_firewall_restrict_sources=true")
+    try:
+        text = ruleset("wgmesh-newyork")
+        assert "10.249.0.11" in text and "10.249.0.12" in text
+        before = drop_counter("wgmesh-newyork")
+        assert before is not None, text
+        # A container on the WAN that is no site: its packets to newyork's WireGuard port are dropped.
+        stranger = podman("run", "--rm", "--network", "wgmesh-wan:ip=10.249.0.200", IMAGE, "bash", "-c",
+                          "for i in 1 2 3; do echo probe > /dev/udp/10.249.0.13/51820; done")
+        assert stranger.returncode == 0, stranger.stderr
+        time.sleep(1)
+        assert drop_counter("wgmesh-newyork") >= before + 3
+        for site in SITES:
+            for other, address in SITES.items():
+                if other != site:
+                    ping = podman("exec", site, "ping", "-c", "1", "-w", "5", "-q", address)
+                    assert ping.returncode == 0, (site, address)
+    finally:
+        site_playbook()
+    assert drop_counter("wgmesh-newyork") is None
+
+
+def test_rules_survive_a_restart():
+    assert podman("restart", "-t", "5", "wgmesh-frankfurt").returncode == 0
+    deadline = time.time() + 60
+    while time.time() < deadline and "table inet wgmesh" not in ruleset("wgmesh-frankfurt"):
+        time.sleep(1)
+    assert "udp dport 51820 accept" in ruleset("wgmesh-frankfurt")
+    ping = podman("exec", "wgmesh-dublin", "ping", "-c", "1", "-w", "30", "-q", "10.99.0.2")
+    assert ping.returncode == 0
