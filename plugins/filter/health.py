@@ -19,8 +19,15 @@ def stale_peers(live_peers, expected, since=0, fresh=None, max_age=None):
         raise AnsibleFilterError('stale_peers: %s' % exc)
 
 
+def mesh_health(sites, infos, public_keys, max_age=180):
+    try:
+        return _health.mesh_health(sites, infos, public_keys, max_age)
+    except _health.HealthError as exc:
+        raise AnsibleFilterError('mesh_health: %s' % exc)
+
+
 class FilterModule(object):
     """wgmesh.wireguard health filters."""
 
     def filters(self):
-        return {'stale_peers': stale_peers}
+        return {'stale_peers': stale_peers, 'mesh_health': mesh_health}

@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Monitoring: the shipped Prometheus rules (promtool test rules on synthetic series) and the
+textfile writer the role installs (run against a stand-in `wg` that logs its arguments)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import pathlib
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+RULES = ROOT / "files" / "prometheus" / "wireguard_mesh.rules.yml"
+RULE_TESTS = sorted((ROOT / "tests" / "prometheus").glob("*.test.yml"))
+WRITER = ROOT / "roles" / "wireguard_mesh" / "files" / "wireguard-mesh-textfile.sh"
+PROMTOOL = shutil.which("promtool")
+NO_PROMTOOL = "promtool not found (Debian: apt-get install --no-install-recommends prometheus)"
+
+FAKE_WG = r"""#!/bin/sh
+echo "$*" >> "$WG_CALLS"
+[ "$1" = show ] && [ "$2" = wg0 ] || exit 1
+case $3 in
+  public-key) echo DEVICEKEY;;
+  latest-handshakes) printf 'KF\t1700000000\nKN\t0\nKX\t1700000100\n';;
+  transfer) printf 'KF\t100\t200\nKN\t0\t0\nKX\t123456789012345678\t5\n';;
+  allowed-ips) printf 'KF\t10.99.0.2/32 10.20.0.0/24\nKN\t(none)\nKX\t10.99.0.9/32\n';;
+  endpoints) printf 'KF\t198.51.100.2:51820\nKN\t(none)\nKX\t[2001:db8::1]:51820\n';;
+  *) echo SECRET-MATERIAL; exit 0;;
+esac
+"""
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason=NO_PROMTOOL)
+def test_rules_are_valid():
+    proc = subprocess.run([PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS: 4 rules found" in proc.stdout
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason=NO_PROMTOOL)
+@pytest.mark.parametrize("test_file", RULE_TESTS, ids=lambda p: p.name)
+def test_promtool_rule_tests(test_file):
+    proc = subprocess.run([PROMTOOL, "test", "rules", test_file.name], cwd=test_file.parent,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS" in proc.stdout
+
+
+def test_rule_tests_exist():
+    assert RULE_TESTS
+
+
+@pytest.fixture
+def writer(tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "wg").write_text(FAKE_WG)
+    (bindir / "wg").chmod(0o755)
+    textfile_dir = tmp_path / "textfile"
+    textfile_dir.mkdir()
+    calls = tmp_path / "calls"
+    env = dict(os.environ, PATH="%s:%s" % (bindir, os.environ["PATH"]), WG_CALLS=str(calls))
+
+    def run(interface="wg0", names="KF frankfurt\nKN newyork\n"):
+        names_file = tmp_path / "wg0.peers.names"
+        names_file.write_text("# comment\n" + names)
+        proc = subprocess.run(["sh", str(WRITER), interface, str(names_file), str(textfile_dir)],
+                              env=env, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        out = textfile_dir / ("wireguard_mesh_%s.prom" % interface)
+        return out, out.read_text(), calls.read_text().splitlines() if calls.exists() else []
+    run.dir = textfile_dir
+    return run
+
+
+def test_writer_uses_the_exporters_names_and_labels_and_site_names(writer):
+    out, text, _calls = writer()
+    assert 'wireguard_peer_last_handshake_seconds{device="wg0",public_key="KF",name="frankfurt"} 1700000000' in text
+    assert 'wireguard_peer_last_handshake_seconds{device="wg0",public_key="KN",name="newyork"} 0' in text
+    assert 'wireguard_peer_last_handshake_seconds{device="wg0",public_key="KX",name=""} 1700000100' in text
+    assert 'wireguard_peer_receive_bytes_total{device="wg0",public_key="KX",name=""} 123456789012345678' in text
+    assert 'wireguard_peer_transmit_bytes_total{device="wg0",public_key="KF",name="frankfurt"} 200' in text
+    assert 'wireguard_peer_allowed_ips_count{device="wg0",public_key="KF",name="frankfurt"} 2' in text
+    assert 'wireguard_peer_allowed_ips_count{device="wg0",public_key="KN",name="newyork"} 0' in text
+    assert ('wireguard_peer_info{device="wg0",public_key="KF",name="frankfurt",'
+            'allowed_ips="10.99.0.2/32,10.20.0.0/24",endpoint="198.51.100.2:51820"} 1') in text
+    assert 'wireguard_device_info{device="wg0",public_key="DEVICEKEY"} 1' in text
+    assert 'wireguard_mesh_peers_expected{device="wg0"} 2' in text
+    assert 'wireguard_mesh_peers{device="wg0"} 3' in text
+    assert 'wireguard_mesh_interface_up{device="wg0"} 1' in text
+    assert "# TYPE wireguard_peer_receive_bytes_total counter" in text
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_writer_never_asks_wg_for_a_secret(writer):
+    _out, text, calls = writer()
+    assert "SECRET" not in text
+    assert sorted(set(call.split()[2] for call in calls)) == [
+        "allowed-ips", "endpoints", "latest-handshakes", "public-key", "transfer"]
+
+
+def test_writer_replaces_the_file_atomically_and_leaves_no_temporary(writer):
+    writer()
+    out, _text, _calls = writer()
+    assert sorted(p.name for p in writer.dir.iterdir()) == [out.name]
+    with open(WRITER) as f:
+        script = f.read()
+    assert 'mv -f "$tmp" "$out"' in script
+    assert 'tmp="$dir/.wireguard_mesh_$iface.prom.$$"' in script  # same directory, not *.prom
+
+
+def test_writer_reports_a_down_interface(writer):
+    _out, text, _calls = writer(interface="wg9")
+    assert 'wireguard_mesh_interface_up{device="wg9"} 0' in text
+    assert 'wireguard_mesh_peers{device="wg9"} 0' in text
+    assert 'wireguard_mesh_peers_expected{device="wg9"} 2' in text
+    assert "wireguard_peer_" not in text
+
+
+def test_writer_without_names_file(writer, tmp_path):
+    _out, text, _calls = writer(names="")
+    assert 'wireguard_mesh_peers_expected{device="wg0"} 0' in text
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason=NO_PROMTOOL)
+def test_writer_output_parses(writer):
+    _out, text, _calls = writer()
+    proc = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, check=False)
+    # The only lint is the exporter's own metric name wireguard_peer_allowed_ips_count.
+    problems = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert all("wireguard_peer_allowed_ips_count" in line and '"_count" suffix' in line for line in problems), problems
