@@ -12,12 +12,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
+import time
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import wg
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.secretfile import SecretFileError, read_secret
-from ansible_collections.wgmesh.wireguard.plugins.module_utils.keypair import load_public_key
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.keypair import KeyPair, load_public_key
 
 IFACE_RE = re.compile(r'^[A-Za-z0-9_=+.-]{1,15}$')
 NO_PSK = '/dev/null'
@@ -38,8 +40,13 @@ PEER_ARGUMENT_SPEC = dict(
     )),
     exclusive=dict(type='bool', default=False),
     private_key_path=dict(type='path', no_log=False),
+    key_rotation=dict(type='str', default='none', choices=['none', 'activate', 'rollback']),
+    switch_at=dict(type='float'),
     routes=dict(type='bool', default=True),
 )
+
+# A switch time further away than this is a mistake (seconds, vs the node's clock).
+MAX_SWITCH_WAIT = 600
 
 
 def check_interface(name):
@@ -258,15 +265,84 @@ def describe(interface, views, routes):
 
 # ---------------------------------------------------------------------------- modules
 
+class KeyStep(object):
+    """The wg_keypair rotation step (activate/rollback) that goes with one wg_peer call.
+
+    The files are renamed just before ``wg set`` runs and restored when it fails, so the key
+    file and the live interface change together.
+    """
+
+    def __init__(self, module, path, step):
+        self.pair = KeyPair(module, path)
+        self.step = step
+        self.done = False
+        if step == 'activate' and self.pair.exists(self.pair.next_path) and self.pair.exists(self.pair.prev_path):
+            raise SecretFileError(
+                '%s still exists from an earlier activation: run wg_keypair with rotation=commit (keep the current '
+                'key) or rotation=rollback (go back to it) before activating %s'
+                % (self.pair.prev_path, self.pair.next_path))
+
+    def public_key_after(self):
+        """Public key that ``path`` holds after the step (None when it has no key at all)."""
+        pair = self.pair
+        if self.step == 'activate' and pair.exists(pair.next_path):
+            return pair.public[pair.next_path]
+        if self.step == 'rollback' and pair.exists(pair.prev_path):
+            return pair.public[pair.prev_path]
+        return pair.public[pair.path]
+
+    def apply(self):
+        before = self.pair.changed
+        if self.step == 'activate':
+            self.pair.activate()
+        elif self.step == 'rollback':
+            self.pair.rollback()
+        self.done = self.pair.changed and not before
+        return self.pair.changed
+
+    def undo(self):
+        """Put the files back after a failed ``wg set`` (activate only; rollback discards a key)."""
+        if self.done and self.step == 'activate':
+            os.rename(self.pair.path, self.pair.next_path)
+            os.rename(self.pair.prev_path, self.pair.path)
+
+
+def wait_until(switch_at, now=time.time, sleep=time.sleep):
+    """Sleep until ``switch_at`` (epoch seconds); returns how late (s, >= 0) the switch starts."""
+    if switch_at is None:
+        return 0.0
+    delay = switch_at - now()
+    if delay > MAX_SWITCH_WAIT:
+        raise ValueError('switch_at is %.0f s in the future (more than %d s): check the clocks of the '
+                         'controller and the node' % (delay, MAX_SWITCH_WAIT))
+    while delay > 0:
+        sleep(min(delay, 1.0))
+        delay = switch_at - now()
+    return -delay
+
+
 def run_peer(module):
     """Entry point of the wg_peer module."""
     params = module.params
     interface = params['interface']
+    key_step = None
+    switched_at = None
+    late = None
+    key_changed = False
     try:
         check_interface(interface)
         desired = normalize_peers(params['peers'] or [])
         private_public_key = None
-        if params['private_key_path']:
+        if params['key_rotation'] != 'none':
+            if not params['private_key_path']:
+                raise ValueError('key_rotation=%s needs private_key_path (the key file that wg_keypair manages)'
+                                 % params['key_rotation'])
+            key_step = KeyStep(module, params['private_key_path'], params['key_rotation'])
+            private_public_key = key_step.public_key_after()
+            if private_public_key is None:
+                raise SecretFileError('private_key_path %s does not exist: create it with '
+                                      'wgmesh.wireguard.wg_keypair first' % params['private_key_path'])
+        elif params['private_key_path']:
             private_public_key = load_public_key(params['private_key_path'])
             if private_public_key is None:
                 raise SecretFileError('private_key_path %s does not exist: create it with '
@@ -289,17 +365,30 @@ def run_peer(module):
         wg_bin = wg.wg_bin(module)
         argv = plan.set_argv(wg_bin)
         if not module.check_mode:
+            # Everything is read and planned: only the switch itself happens at switch_at.
+            late = wait_until(params['switch_at'])
+            switched_at = time.time()
+            if key_step is not None:
+                key_changed = key_step.apply()
             if argv:
-                wg.run_checked(module, argv, 'wg set %s' % interface)
+                try:
+                    wg.run_checked(module, argv, 'wg set %s' % interface)
+                except wg.WgError:
+                    if key_step is not None:
+                        key_step.undo()
+                    raise
             if plan.routes_added or plan.routes_removed:
                 for command in wg.route_commands(wg.ip_bin(module), interface, plan.routes_added,
                                                  plan.routes_removed):
                     wg.run_checked(module, command, 'route change on %s' % interface)
+        elif key_step is not None:
+            key_changed = key_step.public_key_after() != key_step.pair.public[key_step.pair.path]
     except (ValueError, SecretFileError, wg.WgError) as exc:
         module.fail_json(msg=str(exc), interface=interface)
-    result = dict(changed=plan.changed, interface=interface, added=plan.added, updated=plan.updated,
+    result = dict(changed=plan.changed or key_changed, interface=interface, added=plan.added, updated=plan.updated,
                   removed=plan.removed, changes=plan.changes, routes_added=plan.routes_added,
-                  routes_removed=plan.routes_removed, command=argv)
+                  routes_removed=plan.routes_removed, command=argv, switched_at=switched_at,
+                  switch_late=late)
     if module._diff:
         result['diff'] = dict(before=describe(interface, plan.before, plan.routes_removed),
                               after=describe(interface, plan.after, plan.routes_added),

@@ -77,6 +77,26 @@ options:
       - When set, the interface is made to use the private key in this file if its public key differs from
         the live one (key rotation). Set in the same C(wg set) call as the peer changes.
     type: path
+  key_rotation:
+    description:
+      - A M(wgmesh.wireguard.wg_keypair) rotation step done on the key file O(private_key_path) in the same
+        call, right before the C(wg set) that makes the interface use it, so the file and the live key change
+        together (a restart at any moment loads the key the interface uses).
+      - V(activate) makes the staged C(<path>.next) the current key and keeps the old one as C(<path>.prev);
+        when C(wg set) then fails, the files are put back. Nothing to activate is a no-op (re-runs are safe).
+      - V(rollback) renames C(<path>.prev) back to O(private_key_path), discarding the key it replaces.
+      - Finish an activation with M(wgmesh.wireguard.wg_keypair) C(rotation=commit) once the peers handshake.
+    type: str
+    choices: [none, activate, rollback]
+    default: none
+  switch_at:
+    description:
+      - Epoch time (seconds, may have a fraction) at which to make the change. The module reads and plans
+        first, sleeps until then and then runs the key step, the one C(wg set) and the route changes.
+      - Lets several nodes switch at the same moment (rolling key rotation across sites, started in parallel
+        by one task); it relies on synchronised clocks (NTP). A time in the past switches at once (see
+        RV(switch_late)); one more than 600 seconds ahead is refused.
+    type: float
   routes:
     description:
       - Reconcile kernel routes for the allowed IPs, using C(wg-quick)'s rule. For every allowed IP of the
@@ -123,6 +143,14 @@ EXAMPLES = r"""
   wgmesh.wireguard.wg_peer:
     interface: wg0
     private_key_path: /etc/wireguard/wg0.key
+    peers: "{{ mesh_peers }}"
+
+- name: Switch to the staged key (wg0.key.next) at an agreed moment, file and live key together
+  wgmesh.wireguard.wg_peer:
+    interface: wg0
+    private_key_path: /etc/wireguard/wg0.key
+    key_rotation: activate
+    switch_at: "{{ switch_time }}"
     peers: "{{ mesh_peers }}"
 """
 
@@ -174,6 +202,17 @@ command:
   type: list
   elements: str
   sample: [/usr/bin/wg, set, wg0, peer, "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", endpoint, "198.51.100.20:51820"]
+switched_at:
+  description: Epoch time at which the change was made (after waiting for O(switch_at)), V(null) in check mode.
+  returned: success
+  type: float
+  sample: 1700000000.012
+switch_late:
+  description: Seconds the change started after O(switch_at) (V(0) when on time or without O(switch_at)), V(null)
+    in check mode.
+  returned: success
+  type: float
+  sample: 0.0
 """
 
 from ansible.module_utils.basic import AnsibleModule

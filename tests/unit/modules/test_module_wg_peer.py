@@ -192,3 +192,53 @@ def test_real_handshake_between_two_namespaces(wg_node, tmp_path):
         name='a', public_key=pub_a, preshared_key_path=psk_b,
         endpoint='10.213.0.1:%d' % info_a['interface']['listen_port'],
         allowed_ips=['10.214.0.1/32'])]))['changed'] is False
+
+
+def test_key_rotation_activate_at_switch_time_then_rollback(wg_node, tmp_path):
+    node = wg_node('a')
+    key_path = str(tmp_path / 'wg0.key')
+    old_private, new_private = keys.generate_private_key(), keys.generate_private_key()
+    write(key_path, old_private)
+    write(key_path + '.next', new_private)
+    old_pub, new_pub_ = (keys.public_key_from_private(k) for k in (old_private, new_private))
+    node.run('wg_peer', dict(private_key_path=key_path))
+    peers = [dict(name='b', public_key=new_pub(), allowed_ips=['10.30.0.0/24'])]
+
+    check = node.run('wg_peer', dict(private_key_path=key_path, key_rotation='activate', peers=peers), check=True)
+    assert check['changed'] is True and check['switched_at'] is None
+    assert os.path.exists(key_path + '.next') and not os.path.exists(key_path + '.prev')
+
+    switch_at = time.time() + 2
+    result = node.run('wg_peer', dict(private_key_path=key_path, key_rotation='activate', peers=peers,
+                                      switch_at=switch_at))
+    assert result['changed'] is True and switch_at <= result['switched_at'] < switch_at + 1.5
+    assert 0 <= result['switch_late'] < 1.5
+    assert result['command'][3:5] == ['private-key', key_path]
+    assert open(key_path).read().strip() == new_private and open(key_path + '.prev').read().strip() == old_private
+    assert not os.path.exists(key_path + '.next') and oct(os.stat(key_path).st_mode & 0o777) == '0o600'
+    assert node.run('wg_info', {})['interface']['public_key'] == new_pub_
+    assert old_private not in result.stdout and new_private not in result.stdout
+
+    again = node.run('wg_peer', dict(private_key_path=key_path, key_rotation='activate', peers=peers))
+    assert again['changed'] is False  # nothing staged: a re-run is a no-op
+
+    back = node.run('wg_peer', dict(private_key_path=key_path, key_rotation='rollback', peers=peers,
+                                    switch_at=time.time() - 5))
+    assert back['changed'] is True and back['switch_late'] >= 5
+    assert open(key_path).read().strip() == old_private and not os.path.exists(key_path + '.prev')
+    assert node.run('wg_info', {})['interface']['public_key'] == old_pub
+
+
+def test_key_rotation_refuses_bad_input(wg_node, tmp_path):
+    node = wg_node('a')
+    key_path = str(tmp_path / 'wg0.key')
+    write(key_path, keys.generate_private_key())
+    for suffix in ('.next', '.prev'):
+        write(key_path + suffix, keys.generate_private_key())
+    pending = node.run('wg_peer', dict(private_key_path=key_path, key_rotation='activate'))
+    assert pending.failed and 'rotation=commit' in pending['msg']
+    assert os.path.exists(key_path + '.next')
+    no_path = node.run('wg_peer', dict(key_rotation='activate'))
+    assert no_path.failed and 'needs private_key_path' in no_path['msg']
+    far = node.run('wg_peer', dict(switch_at=time.time() + 3600))
+    assert far.failed and 'clocks' in far['msg']
