@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 
-.PHONY: bootstrap demo lab-up lab-down test unit lint sanity molecule bench clean
+.PHONY: bootstrap demo lab-up lab-down test unit lint sanity molecule bench bench-role clean
 
 bootstrap:
 	@bash scripts/bootstrap-host.sh
@@ -34,9 +34,14 @@ sanity:
 
 molecule:
 	molecule test -s default
+	molecule test -s firewalld
 
 bench: bootstrap
 	python benchmarks/bench_mesh_model.py
+
+## The role on the lab: 3 and 10 sites, first converge and idempotent re-run.
+bench-role: bootstrap
+	python benchmarks/bench_role.py
 
 clean: lab-down
 	rm -rf build .cache tests/output

@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$here/containers.conf}"
 
 suite="${1:-bookworm}"
-packages="python3,iproute2,iputils-ping,traceroute,systemd,systemd-sysv,procps,sudo,openssh-server,apt-utils,nftables"
+packages="python3,iproute2,iputils-ping,traceroute,systemd,systemd-sysv,procps,sudo,openssh-server,apt-utils,nftables,netbase"
 recipe_version=3
 recipe="$(printf '%s|%s|%s' "$recipe_version" "$suite" "$packages" | sha256sum | cut -c1-12)"
 image="localhost/wgmesh-lab:$suite"

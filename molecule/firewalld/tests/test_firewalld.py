@@ -1,0 +1,69 @@
+"""firewalld detected and configured by the role: port, trusted tunnel, forwarding policy."""
+
+import os
+import pathlib
+import subprocess
+import time
+
+ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
+ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"))
+SITES = {"wgmesh-dublin": ("10.99.0.1", "10.10.0.10"), "wgmesh-frankfurt": ("10.99.0.2", "10.20.0.10"),
+         "wgmesh-newyork": ("10.99.0.3", "10.30.0.10")}
+
+
+def podman(*args):
+    return subprocess.run(["podman", *args], env=ENV, capture_output=True, text=True, check=False)
+
+
+def firewall_cmd(site, *args):
+    result = podman("exec", site, "firewall-cmd", *args)
+    assert result.returncode == 0, (site, args, result.stderr)
+    return result.stdout.strip()
+
+
+def test_port_open_permanent_and_runtime():
+    for site in SITES:
+        assert "51820/udp" in firewall_cmd(site, "--list-ports").split(), site
+        assert "51820/udp" in firewall_cmd(site, "--permanent", "--list-ports").split(), site
+
+
+def test_tunnel_in_trusted_zone_and_forwarding_policy():
+    for site in SITES:
+        assert firewall_cmd(site, "--get-zone-of-interface=wg0") == "trusted", site
+        assert "wg0" in firewall_cmd(site, "--permanent", "--zone=trusted", "--list-interfaces").split()
+        policy = firewall_cmd(site, "--info-policy=wgmesh")
+        assert "target: ACCEPT" in policy and "egress-zones: trusted" in policy and "ingress-zones: ANY" in policy
+
+
+def test_ping_matrix_through_firewalld_including_lan_hosts():
+    failed = []
+    for site in SITES:
+        for other, addresses in SITES.items():
+            if other != site:
+                failed += [(site, a) for a in addresses
+                           if podman("exec", site, "ping", "-c", "1", "-w", "5", "-q", a).returncode != 0]
+    lan = podman("exec", "wgmesh-dublin-lan", "ping", "-c", "2", "-w", "5", "-q", "10.30.0.10")
+    assert failed == [] and lan.returncode == 0, (failed, lan.stdout)
+
+
+def test_no_duplicates_after_down_up_cycles():
+    before = firewall_cmd("wgmesh-frankfurt", "--list-all-policies") + firewall_cmd("wgmesh-frankfurt", "--list-all")
+    for _ in range(5):
+        assert podman("exec", "wgmesh-frankfurt", "wg-quick", "down", "wg0").returncode == 0
+        assert podman("exec", "wgmesh-frankfurt", "wg-quick", "up", "wg0").returncode == 0
+    after = firewall_cmd("wgmesh-frankfurt", "--list-all-policies") + firewall_cmd("wgmesh-frankfurt", "--list-all")
+    assert after == before
+    assert firewall_cmd("wgmesh-frankfurt", "--list-ports").split().count("51820/udp") == 1
+
+
+def test_configuration_survives_a_restart():
+    assert podman("restart", "-t", "5", "wgmesh-newyork").returncode == 0
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if podman("exec", "wgmesh-newyork", "firewall-cmd", "--state").returncode == 0:
+            break
+        time.sleep(1)
+    assert "51820/udp" in firewall_cmd("wgmesh-newyork", "--list-ports").split()
+    assert firewall_cmd("wgmesh-newyork", "--get-zone-of-interface=wg0") == "trusted"
+    ping = podman("exec", "wgmesh-dublin", "ping", "-c", "1", "-w", "30", "-q", "10.30.0.10")
+    assert ping.returncode == 0, ping.stdout
