@@ -9,7 +9,9 @@
 # default route is its site. Re-running replaces same-named containers.
 # Several labs can run side by side: WGMESH_LAB=NAME (prefix of containers and networks,
 # default wgmesh) with WGMESH_LAB_INDEX=K (1..200) uses WAN 10.249.K.0/24 and LANs
-# 10.(10*i).K.0/24.
+# 10.(10*i).K.0/24. WGMESH_LAB_IMAGES="IMAGE1 IMAGE2 ..." gives site i (and its LAN host) its
+# own image, e.g. localhost/wgmesh-lab:trixie (Debian 13) among bookworm sites; sites past the
+# list use WGMESH_LAB_IMAGE. Each image is localhost/wgmesh-lab:<suite>, built by build-image.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$here/containers.conf}"
@@ -17,6 +19,8 @@ state="$here/state"
 image="${WGMESH_LAB_IMAGE:-localhost/wgmesh-lab:bookworm}"
 lab="${WGMESH_LAB:-wgmesh}"
 index="${WGMESH_LAB_INDEX:-0}"
+read -r -a site_images <<< "${WGMESH_LAB_IMAGES:-}"
+site_image() { echo "${site_images[$1-1]:-$image}"; }
 wan_net="$lab-wan"
 wan_prefix="10.249.$index"
 # The WAN is a 1400-byte underlay (as behind many tunnels and PPPoE links), so the tunnel MTU
@@ -51,7 +55,14 @@ start_container() {  # name network-args...
     --cap-add NET_ADMIN --cap-add NET_RAW --device /dev/net/tun \
     --sysctl net.ipv4.ip_forward=1 --sysctl net.ipv6.conf.all.disable_ipv6=0 \
     --sysctl net.ipv4.conf.all.rp_filter=1 --sysctl net.ipv4.conf.default.rp_filter=1 \
-    --systemd=always "$image" /sbin/init >/dev/null
+    --systemd=always "${container_image:-$image}" /sbin/init >/dev/null
+}
+
+forget_ssh_masters() {  # count: ansible's ControlPersist masters to replaced containers hang
+  local i
+  for i in $(seq 1 "$1"); do
+    ssh -o ControlPath="$HOME/.ansible/cp/%C" -O exit "root@$wan_prefix.$((10+i))" >/dev/null 2>&1 || true
+  done
 }
 
 wait_for() {  # name command...
@@ -72,12 +83,17 @@ cmd_up() {
       *) count=$arg ;;
     esac
   done
-  "$here/build-image.sh" "$(echo "$image" | sed 's/.*://')"
+  local suite
+  for suite in $(for i in $(seq 1 "$count"); do site_image "$i"; done | sed 's/.*://' | sort -u); do
+    "$here/build-image.sh" "$suite"
+  done
   ssh_key
+  forget_ssh_masters "$count"
   ensure_network "$wan_net" "$wan_prefix.0/24" "$wan_prefix.1" "$wan_mtu"
   local i name
   for i in $(seq 1 "$count"); do
     name=$(site_name "$i")
+    container_image=$(site_image "$i")
     ensure_network "$lab-lan-$name" "$(lan_net "$i").0/24" "$(lan_net "$i").254" 1500 internal
     start_container "$lab-$name" --network "$wan_net:ip=$wan_prefix.$((10+i))" \
       --network "$lab-lan-$name:ip=$(lan_net "$i").1"
@@ -130,6 +146,7 @@ cmd_instances() {  # count: molecule's instance config for the sites, as YAML
 }
 
 cmd_down() {
+  forget_ssh_masters 20
   local ids
   ids=$(podman ps -a --filter name="^$lab-" --format '{{.Names}}')
   [[ -z "$ids" ]] || podman rm -f -t 2 $ids >/dev/null

@@ -8,13 +8,20 @@ import time
 import pytest
 import testinfra
 
+# The lab's names and subnets (lab/lab.sh: WGMESH_LAB prefix, WGMESH_LAB_INDEX), so that other
+# scenarios (molecule/debian, molecule/debian-docker) run these checks on their own sites.
+LAB = os.environ.get("WGMESH_LAB", "wgmesh")
+INDEX = int(os.environ.get("WGMESH_LAB_INDEX", "0"))
+DUBLIN, FRANKFURT, NEWYORK = ("%s-%s" % (LAB, name) for name in ("dublin", "frankfurt", "newyork"))
 SITES = {
-    "wgmesh-dublin": ("10.99.0.1", "10.10.0.10"),
-    "wgmesh-frankfurt": ("10.99.0.2", "10.20.0.10"),
-    "wgmesh-newyork": ("10.99.0.3", "10.30.0.10"),
+    DUBLIN: ("10.99.0.1", "10.10.%d.10" % INDEX),
+    FRANKFURT: ("10.99.0.2", "10.20.%d.10" % INDEX),
+    NEWYORK: ("10.99.0.3", "10.30.%d.10" % INDEX),
 }
 PAIRS = [(a, b) for a in sorted(SITES) for b in sorted(SITES) if a < b]
 CONTAINERS_CONF = os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "lab", "containers.conf")
+# The container engine of the scenario's driver (podman for the lab, docker for debian-docker).
+ENGINE = os.environ.get("WGMESH_CONTAINER_ENGINE", "podman")
 
 
 def site(name):
@@ -30,7 +37,7 @@ def hosts():
 
 def podman(*args):
     env = dict(os.environ, CONTAINERS_CONF=CONTAINERS_CONF)
-    return subprocess.run(["podman", *args], env=env, capture_output=True, text=True, check=False)
+    return subprocess.run([ENGINE, *args], env=env, capture_output=True, text=True, check=False)
 
 
 def test_service_enabled_and_running(hosts):
@@ -94,12 +101,12 @@ def test_full_ping_matrix_including_lan_hosts(hosts):
 
 
 def test_lan_host_reaches_lan_host_through_the_mesh():
-    result = podman("exec", "wgmesh-dublin-lan", "ping", "-c", "2", "-w", "5", "-q", "10.30.0.10")
+    result = podman("exec", DUBLIN + "-lan", "ping", "-c", "2", "-w", "5", "-q", SITES[NEWYORK][1])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_path_from_frankfurt_to_newyork_lan_is_direct(hosts):
-    trace = hosts["wgmesh-frankfurt"].check_output("traceroute -n -q 1 -w 2 -m 5 10.30.0.10")
+    trace = hosts[FRANKFURT].check_output("traceroute -n -q 1 -w 2 -m 5 %s" % SITES[NEWYORK][1])
     hops = [line.split()[1] for line in trace.splitlines()[1:]]
     assert hops[0] == "10.99.0.3", trace
     assert "10.99.0.1" not in hops, trace
@@ -109,7 +116,7 @@ def test_no_secret_in_converge_log(hosts):
     log_path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ansible.log")
     with open(log_path) as handle:
         log = handle.read()
-    assert "wgmesh-dublin" in log  # the log is the converge's, not an empty file
+    assert DUBLIN in log  # the log is the converge's, not an empty file
     # Read through podman, not through ansible, so the reads themselves never reach the log.
     secrets = {}
     for name in hosts:
@@ -126,13 +133,13 @@ def test_no_secret_in_converge_log(hosts):
 
 
 def test_restarted_site_comes_back_by_itself(hosts):
-    result = podman("restart", "-t", "5", "wgmesh-newyork")
+    result = podman("restart", "-t", "5", NEWYORK)
     assert result.returncode == 0, result.stderr
     deadline = time.time() + 90
     while time.time() < deadline:
-        if podman("exec", "wgmesh-dublin", "ping", "-c", "1", "-w", "2", "-q", "10.99.0.3").returncode == 0:
+        if podman("exec", DUBLIN, "ping", "-c", "1", "-w", "2", "-q", "10.99.0.3").returncode == 0:
             break
     else:
         pytest.fail("dublin did not reach newyork's tunnel address within 90 s of its restart")
-    active = podman("exec", "wgmesh-newyork", "systemctl", "is-active", "wg-quick@wg0")
+    active = podman("exec", NEWYORK, "systemctl", "is-active", "wg-quick@wg0")
     assert active.stdout.strip() == "active"
