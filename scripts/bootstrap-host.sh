@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(podman runc debootstrap wireguard-tools wireguard-go iproute2 openssh-client
-          iputils-ping rsync git make)
+          iputils-ping rsync git make
+          prometheus nftables)  # promtool for the alert rule tests; nft blocks a pair in the lab
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -14,6 +15,10 @@ if ((${#missing[@]})); then
   echo "bootstrap: installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Only promtool is needed: do not leave a Prometheus server running on the build machine.
+  if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 
 if [[ ! -x .venv/bin/python || requirements.txt -nt .venv/.installed ]]; then
