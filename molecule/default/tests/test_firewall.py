@@ -7,8 +7,8 @@ import subprocess
 import time
 
 ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
-ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"),
-           ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOG_PATH="")
+ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+ENV.pop("ANSIBLE_LOG_PATH", None)  # keep the converge log (checked for secrets) to the converge
 SITES = {"wgmesh-dublin": "10.99.0.1", "wgmesh-frankfurt": "10.99.0.2", "wgmesh-newyork": "10.99.0.3"}
 TUNNEL_MTU = 1340  # lab WAN MTU 1400 - 60
 IMAGE = os.environ.get("WGMESH_LAB_IMAGE", "localhost/wgmesh-lab:bookworm")

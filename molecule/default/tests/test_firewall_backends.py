@@ -1,0 +1,72 @@
+"""The iptables and ufw backends, run for real on one site of the lab, then back to nftables."""
+
+import os
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
+ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+ENV.pop("ANSIBLE_LOG_PATH", None)  # keep the converge log (checked for secrets) to the converge
+SITE = "wgmesh-frankfurt"
+PEERS = ["10.99.0.1", "10.99.0.3", "10.10.0.10", "10.30.0.10"]
+
+
+def podman(*args):
+    return subprocess.run(["podman", "exec", SITE, *args], env=ENV, capture_output=True, text=True, check=False)
+
+
+def site_playbook(*extra):
+    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.site", "-i", str(ROOT / "inventories" / "lab"),
+                           *extra], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def assert_mesh_answers():
+    failed = [a for a in PEERS if podman("ping", "-c", "1", "-w", "5", "-q", a).returncode != 0]
+    assert failed == []
+
+
+@pytest.fixture
+def back_to_nftables():
+    yield
+    podman("sh", "-c", "ufw --force disable; apt-get purge -y -qq ufw iptables >/dev/null 2>&1;"
+           " nft delete table ip filter; nft delete table ip raw; nft delete table ip nat; true")
+    site_playbook("--limit", SITE)
+    assert "table inet wgmesh" in podman("nft", "list", "ruleset").stdout
+    assert_mesh_answers()
+
+
+def test_iptables_backend(back_to_nftables):
+    site_playbook("--limit", SITE, "-e", "wireguard_mesh_firewall=iptables")
+    config = podman("cat", "/etc/wireguard/wg0.conf").stdout
+    assert "PreUp = sh /etc/wireguard/wgmesh-firewall.sh" in config
+    for _ in range(5):
+        assert podman("wg-quick", "down", "wg0").returncode == 0
+        assert podman("wg-quick", "up", "wg0").returncode == 0
+    out = site_playbook("--limit", SITE, "-e", "wireguard_mesh_firewall=iptables")
+    assert re.search(r"%s\s+: ok=\d+\s+changed=0" % SITE, out), out[-1500:]
+    rules = podman("iptables", "-S").stdout + podman("iptables", "-t", "raw", "-S").stdout
+    assert rules.count("-A INPUT -j WGMESH-INPUT") == 1, rules
+    assert rules.count("-A FORWARD -j WGMESH-FORWARD") == 1, rules
+    assert rules.count("-A WGMESH-INPUT -p udp -m udp --dport 51820 -j ACCEPT") == 1, rules
+    assert rules.count("-A WGMESH-FORWARD -i wg0 -j ACCEPT") == 1, rules
+    assert "-A WGMESH-PREROUTING -d 10.99.0.2/32 ! -i wg0" in rules, rules
+    assert_mesh_answers()
+
+
+def test_ufw_backend(back_to_nftables):
+    setup = podman("sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ufw"
+                   " >/dev/null && ufw allow 22/tcp >/dev/null && ufw --force enable")
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    site_playbook("--limit", SITE)  # auto: ufw is active
+    out = site_playbook("--limit", SITE)
+    assert re.search(r"%s\s+: ok=\d+\s+changed=0" % SITE, out), out[-1500:]
+    status = podman("ufw", "status").stdout
+    assert re.search(r"^51820/udp\s+ALLOW", status, re.M), status
+    assert re.search(r"^Anywhere on wg0\s+ALLOW FWD\s+Anywhere", status, re.M), status
+    assert "PreUp" not in podman("cat", "/etc/wireguard/wg0.conf").stdout
+    assert_mesh_answers()
