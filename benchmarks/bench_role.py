@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark of the role on the lab: first converge and idempotent re-run, 3 and 10 sites.
 
     make bench-role      (or: .venv/bin/python benchmarks/bench_role.py [--sites 3 10])

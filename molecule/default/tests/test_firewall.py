@@ -37,7 +37,7 @@ def test_rules_exist_once_after_down_up_cycles_and_playbook_runs():
         assert len(re.findall(r'iifname "wg0" accept', text)) == 1, site
         assert len(re.findall(r'oifname "wg0" accept', text)) == 1, site
         assert re.search(r'iifname != "wg0" ip daddr %s fib saddr type != local drop' % SITES[site], text), site
-    for _ in range(5):
+    for _cycle in range(5):
         down = podman("exec", "wgmesh-frankfurt", "wg-quick", "down", "wg0")
         assert down.returncode == 0, down.stderr
         up = podman("exec", "wgmesh-frankfurt", "wg-quick", "up", "wg0")

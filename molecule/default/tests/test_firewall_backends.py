@@ -44,7 +44,7 @@ def test_iptables_backend(back_to_nftables):
     site_playbook("--limit", SITE, "-e", "wireguard_mesh_firewall=iptables")
     config = podman("cat", "/etc/wireguard/wg0.conf").stdout
     assert "PreUp = sh /etc/wireguard/wgmesh-firewall.sh" in config
-    for _ in range(5):
+    for _cycle in range(5):
         assert podman("wg-quick", "down", "wg0").returncode == 0
         assert podman("wg-quick", "up", "wg0").returncode == 0
     out = site_playbook("--limit", SITE, "-e", "wireguard_mesh_firewall=iptables")

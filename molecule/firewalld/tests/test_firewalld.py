@@ -48,7 +48,7 @@ def test_ping_matrix_through_firewalld_including_lan_hosts():
 
 def test_no_duplicates_after_down_up_cycles():
     before = firewall_cmd("wgmesh-frankfurt", "--list-all-policies") + firewall_cmd("wgmesh-frankfurt", "--list-all")
-    for _ in range(5):
+    for _cycle in range(5):
         assert podman("exec", "wgmesh-frankfurt", "wg-quick", "down", "wg0").returncode == 0
         assert podman("exec", "wgmesh-frankfurt", "wg-quick", "up", "wg0").returncode == 0
     after = firewall_cmd("wgmesh-frankfurt", "--list-all-policies") + firewall_cmd("wgmesh-frankfurt", "--list-all")
