@@ -12,14 +12,12 @@ import argparse
 import json
 import os
 import pathlib
-import re
 import subprocess
 import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)")
 
 
 def run(cmd, log=None, env=None):
@@ -33,34 +31,36 @@ def run(cmd, log=None, env=None):
     return proc.stdout, elapsed
 
 
-def recap(text):
-    hosts = {}
-    for line in text.splitlines():
-        match = RECAP.match(line)
-        if match:
-            ok, changed, _unreachable, _failed, skipped = map(int, match.groups()[1:])
-            hosts[match.group(1)] = {"ok": ok, "changed": changed, "skipped": skipped}
-    return hosts
+# Actions that run on the controller only: they cost no round trip to the sites.
+CONTROLLER_ACTIONS = {"assert", "set_fact", "include_vars", "validate_argument_spec", "debug", "meta", "fail",
+                      "ansible.builtin.assert", "ansible.builtin.set_fact", "ansible.builtin.include_vars",
+                      "ansible.builtin.validate_argument_spec", "ansible.builtin.debug", "ansible.builtin.meta",
+                      "ansible.builtin.fail"}
 
 
-def remote_rounds(text):
-    """Task headers after which some site (not localhost) reported ok or changed."""
-    rounds, current, counted = [], None, False
-    for line in text.splitlines():
-        if line.startswith(("TASK [", "RUNNING HANDLER [")):
-            current, counted = line.split("[", 1)[1].rsplit("]", 1)[0], False
-        elif current and not counted and re.match(r"^(ok|changed): \[wgmesh-[^\]]+\]", line) and "-> localhost" not in line:
-            rounds.append(current)
-            counted = True
-    return rounds
+def parse(text):
+    """(recap per host, names of the tasks that ran a module on some site) from the json callback."""
+    report = json.loads(text[text.index("{"):])
+    hosts = {name: {"ok": s["ok"], "changed": s["changed"], "skipped": s["skipped"]}
+             for name, s in report["stats"].items()}
+    remote = []
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for result in task["hosts"].values():
+                if result.get("action") not in CONTROLLER_ACTIONS and not result.get("skipped") \
+                        and not result.get("_ansible_delegated_vars", {}).get("ansible_host") == "localhost":
+                    remote.append(task["task"]["name"])
+                    break
+    return hosts, remote
 
 
-def task_block(text, name):
-    """The output lines of the task whose name contains ``name``, or None."""
-    parts = re.split(r"^(?=TASK \[|RUNNING HANDLER \[|PLAY RECAP)", text, flags=re.M)
-    for part in parts:
-        if part.startswith("TASK [") and name in part.split("\n", 1)[0]:
-            return part.split("\n", 1)[1] if "\n" in part else ""
+def task_results(text, name):
+    """The per-host results of the task whose name contains ``name``, or None."""
+    report = json.loads(text[text.index("{"):])
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            if name in task["task"]["name"]:
+                return list(task["hosts"].values())
     return None
 
 
@@ -72,18 +72,20 @@ def bench(sites, env):
     run(["bash", "lab/lab.sh", "inventory", str(sites), str(inventory)])
     playbook = ["ansible-playbook", "wgmesh.wireguard.site", "-i", str(inventory)]
     out = {"sites": sites}
-    text, out["first_converge_s"] = run(playbook, state / ("bench-%d-first.log" % sites), env)
-    out["first_recap"] = recap(text)
+    text, out["first_converge_s"] = run(playbook, state / ("bench-%d-first.json" % sites), env)
+    out["first_recap"], _ = parse(text)
     reruns = []
     for attempt in (1, 2):
-        text, elapsed = run(playbook, state / ("bench-%d-rerun%d.log" % (sites, attempt)), env)
+        text, elapsed = run(playbook, state / ("bench-%d-rerun%d.json" % (sites, attempt)), env)
         reruns.append(elapsed)
     out["rerun_s"] = reruns
-    out["rerun_recap"] = recap(text)
+    out["rerun_recap"], out["rerun_remote_rounds"] = parse(text)
     out["rerun_changed"] = sum(h["changed"] for h in out["rerun_recap"].values())
-    out["rerun_remote_rounds"] = remote_rounds(text)
-    install = task_block(text, "Install the WireGuard packages this node lacks (apt)")
-    out["rerun_installed_nothing"] = install is not None and not re.search(r"^(ok|changed):", install, re.M)
+    install = task_results(text, "Install the WireGuard packages this node lacks (apt)")
+    out["rerun_installed_nothing"] = install is not None and all(r.get("skipped") for r in install)
+    setup = task_results(text, "Gather the distribution facts")
+    out["rerun_fact_subsets"] = sorted({subset for r in setup or [] for subset in
+                                        (r.get("invocation", {}).get("module_args", {}).get("gather_subset") or [])})
     # The first site also carries the run_once tasks of the play; the others are all alike.
     counts = [h["ok"] + h["changed"] + h["skipped"] for h in out["rerun_recap"].values()]
     out["tasks_per_site"] = sorted(set(counts))
@@ -94,7 +96,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sites", type=int, nargs="+", default=[3, 10])
     args = parser.parse_args()
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORKS="10", ANSIBLE_PIPELINING="1")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORKS="10", ANSIBLE_PIPELINING="1",
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
     results = []
     try:
         for sites in args.sites:
@@ -118,8 +121,9 @@ def main():
     rounds = "\n".join("- %s" % name for name in results[-1]["rerun_remote_rounds"])
     (RESULTS / "role.md").write_text(
         "# Role benchmark (lab, SSH + pipelining, forks 10)\n\nMeasured %s on this machine (%d cores).\n\n%s\n\n"
-        "Task rounds that contacted the sites in the %d-site re-run:\n\n%s\n"
-        % (time.strftime("%Y-%m-%d"), os.cpu_count(), table, results[-1]["sites"], rounds))
+        "Task rounds that contacted the sites in the %d-site re-run (facts gathered: %s):\n\n%s\n"
+        % (time.strftime("%Y-%m-%d"), os.cpu_count(), table, results[-1]["sites"],
+           ", ".join(results[-1]["rerun_fact_subsets"]) or "none", rounds))
     print(table)
     print("re-run rounds:\n" + rounds)
 

@@ -3,6 +3,7 @@ the kernel routes for the changed AllowedIPs appear and go (wg set alone leaves 
 
 import os
 import pathlib
+import re
 import subprocess
 import time
 
@@ -68,3 +69,43 @@ def test_changed_peer_is_applied_live_without_loss(tmp_path, pinger):
     podman("exec", "wgmesh-dublin", "pkill", "-INT", "-f", "ping -i 0.1")
     summary = pinger.communicate(timeout=15)[0]
     assert " 0% packet loss" in summary, summary
+
+
+def peers_state(site):
+    """Public key, PSK set or not, endpoint, allowed IPs, keepalive: no handshake or transfer."""
+    dump = podman("exec", site, "wg", "show", "wg0", "dump").stdout.splitlines()[1:]
+    return sorted((f[0], f[1] != "(none)", f[2], f[3], f[7]) for f in (line.split("\t") for line in dump))
+
+
+def test_limited_run_keeps_every_peer_everywhere():
+    before = {site: peers_state(site) for site in ("wgmesh-dublin", "wgmesh-frankfurt", "wgmesh-newyork")}
+    assert all(len(peers) == 2 for peers in before.values())
+    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.site", "-i", str(ROOT / "inventories" / "lab"),
+                           "--limit", "wgmesh-dublin"], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "wgmesh-frankfurt " not in proc.stdout.split("PLAY RECAP", 1)[1]
+    after = {site: peers_state(site) for site in before}
+    assert after == before
+
+
+def test_check_mode_previews_a_change_and_changes_nothing(tmp_path):
+    extra = tmp_path / "newyork.yml"
+    extra.write_text("wireguard_mesh:\n  hosts:\n    wgmesh-newyork:\n"
+                     "      wireguard_mesh_lan_cidrs: [10.30.0.0/24, %s]\n" % EXTRA_LAN)
+    before = {site: peers_state(site) for site in ("wgmesh-dublin", "wgmesh-frankfurt", "wgmesh-newyork")}
+    config = podman("exec", "wgmesh-dublin", "cat", "/etc/wireguard/wg0.conf").stdout
+    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.site", "-i", str(ROOT / "inventories" / "lab"),
+                           "-i", str(extra), "--check", "--diff"], cwd=ROOT, env=ENV, capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "+AllowedIPs = 10.99.0.3/32, 10.30.0.0/24, %s" % EXTRA_LAN in proc.stdout
+    assert re.search(r"wgmesh-dublin\s+: ok=\d+\s+changed=[1-9]", proc.stdout)
+    assert {site: peers_state(site) for site in before} == before
+    assert podman("exec", "wgmesh-dublin", "cat", "/etc/wireguard/wg0.conf").stdout == config
+
+
+def test_verify_playbook_passes_on_the_running_mesh():
+    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.verify", "-i", str(ROOT / "inventories" / "lab")],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert re.search(r"wgmesh-newyork\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", proc.stdout)
