@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 
-.PHONY: bootstrap demo lab-up lab-down test unit lint sanity molecule bench bench-role clean
+.PHONY: bootstrap demo lab-up lab-down test unit lint sanity molecule molecule-docker molecule-registry molecule-registry-docker bench bench-role clean
 
 bootstrap:
 	@bash scripts/bootstrap-host.sh
@@ -35,6 +35,24 @@ sanity:
 molecule:
 	molecule test -s default
 	molecule test -s firewalld
+	molecule test -s debian
+	@bash scripts/molecule-registry.sh podman || [[ $$? == 77 ]]
+
+## Not in `make test`. molecule/debian with the docker driver (Debian 12 + 13); a Docker daemon
+## of its own is started first and stopped after, also when the test fails.
+DOCKER_RUN = export DOCKER_HOST=unix:///run/wgmesh-docker/docker.sock; rc=0; \
+	bash scripts/docker-daemon.sh start bookworm trixie && $(1) || rc=$$?; \
+	bash scripts/docker-daemon.sh stop; exit $$rc
+molecule-docker: bootstrap
+	@$(call DOCKER_RUN,molecule test -s debian-docker)
+
+## Rocky Linux 9, AlmaLinux 9, Ubuntu 24.04 from a registry (podman, docker). Where the images
+## cannot be pulled: "SKIPPED: ..." with the reason, exit 77 (never a pass).
+molecule-registry: bootstrap
+	@bash scripts/molecule-registry.sh podman
+
+molecule-registry-docker: bootstrap
+	@$(call DOCKER_RUN,bash scripts/molecule-registry.sh docker)
 
 bench: bootstrap
 	python benchmarks/bench_mesh_model.py
