@@ -13,13 +13,13 @@ from ansible.module_utils.six import string_types
 
 def _why(result):
     if not isinstance(result, dict) or not result:
-        return 'did not answer (no result)'
+        return 'did not answer (unreachable, or failed earlier in this run)'
     msg = (result.get('msg') or '').strip().splitlines()
     msg = (': ' + msg[0][:200]) if msg else ''
     if result.get('unreachable'):
         return 'is unreachable%s' % msg
     if result.get('failed'):
-        return 'could not be read%s' % msg
+        return 'failed%s' % msg
     if result.get('skipped'):
         return 'was skipped'
     return None

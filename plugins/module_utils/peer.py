@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import os
 import re
+import socket
 import time
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
@@ -42,6 +43,7 @@ PEER_ARGUMENT_SPEC = dict(
     private_key_path=dict(type='path', no_log=False),
     key_rotation=dict(type='str', default='none', choices=['none', 'activate', 'rollback']),
     switch_at=dict(type='float'),
+    start_handshakes=dict(type='bool', default=False),
     routes=dict(type='bool', default=True),
 )
 
@@ -307,8 +309,34 @@ class KeyStep(object):
             os.rename(self.pair.prev_path, self.pair.path)
 
 
+def start_handshakes(desired):
+    """One empty UDP datagram (port 9, discard) to the first allowed IP of each peer.
+
+    The datagram is routed into the tunnel, so the interface starts a handshake with that peer
+    now instead of at its next packet. Returns the addresses that were sent to.
+    """
+    sent = []
+    for peer in desired:
+        if not peer['allowed_ips']:
+            continue
+        address = peer['allowed_ips'][0].split('/')[0]
+        family = socket.AF_INET6 if ':' in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.sendto(b'', (address, 9))
+            sent.append(address)
+        except (IOError, OSError):
+            pass  # no route yet: the handshake then starts with the first real packet
+        finally:
+            sock.close()
+    return sent
+
+
 def wait_until(switch_at, now=time.time, sleep=time.sleep):
-    """Sleep until ``switch_at`` (epoch seconds); returns how late (s, >= 0) the switch starts."""
+    """Wait until ``switch_at`` (epoch seconds); returns how late (s, >= 0) the switch starts.
+
+    Sleeps (never spins: on a busy node the WireGuard process needs the CPU at that moment).
+    """
     if switch_at is None:
         return 0.0
     delay = switch_at - now()
@@ -329,6 +357,7 @@ def run_peer(module):
     switched_at = None
     late = None
     key_changed = False
+    handshakes = []
     try:
         check_interface(interface)
         desired = normalize_peers(params['peers'] or [])
@@ -381,6 +410,8 @@ def run_peer(module):
                 for command in wg.route_commands(wg.ip_bin(module), interface, plan.routes_added,
                                                  plan.routes_removed):
                     wg.run_checked(module, command, 'route change on %s' % interface)
+            if params['start_handshakes'] and plan.changed:
+                handshakes = start_handshakes(desired)
         elif key_step is not None:
             key_changed = key_step.public_key_after() != key_step.pair.public[key_step.pair.path]
     except (ValueError, SecretFileError, wg.WgError) as exc:
@@ -388,7 +419,7 @@ def run_peer(module):
     result = dict(changed=plan.changed or key_changed, interface=interface, added=plan.added, updated=plan.updated,
                   removed=plan.removed, changes=plan.changes, routes_added=plan.routes_added,
                   routes_removed=plan.routes_removed, command=argv, switched_at=switched_at,
-                  switch_late=late)
+                  switch_late=late, handshakes_started=handshakes)
     if module._diff:
         result['diff'] = dict(before=describe(interface, plan.before, plan.routes_removed),
                               after=describe(interface, plan.after, plan.routes_added),

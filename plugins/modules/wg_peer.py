@@ -97,6 +97,15 @@ options:
         by one task); it relies on synchronised clocks (NTP). A time in the past switches at once (see
         RV(switch_late)); one more than 600 seconds ahead is refused.
     type: float
+  start_handshakes:
+    description:
+      - When the call changed something, send one empty UDP datagram (port 9, discard) through the
+        tunnel to the first allowed IP of each listed peer right after the change, so the interface starts
+        a handshake with every peer at once rather than at its next packet.
+      - After a key switch, a peer whose first handshake reached this node too early (before the switch)
+        otherwise waits for its retry, up to 5 seconds, when this node has nothing to send to it.
+    type: bool
+    default: false
   routes:
     description:
       - Reconcile kernel routes for the allowed IPs, using C(wg-quick)'s rule. For every allowed IP of the
@@ -207,6 +216,12 @@ switched_at:
   returned: success
   type: float
   sample: 1700000000.012
+handshakes_started:
+  description: Addresses that O(start_handshakes) sent a datagram to.
+  returned: success
+  type: list
+  elements: str
+  sample: [10.99.0.2]
 switch_late:
   description: Seconds the change started after O(switch_at) (V(0) when on time or without O(switch_at)), V(null)
     in check mode.
