@@ -133,7 +133,7 @@ def run_role_vars(tmp_path, cases, extra_vars=None):
 @pytest.fixture(scope="module")
 def chosen(tmp_path_factory):
     return run_role_vars(tmp_path_factory.mktemp("distvars"),
-                         [(name, case_os, changes, True) for name, case_os, changes, _ in CASES])
+                         [case[:3] + (True,) for case in CASES])
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -141,19 +141,19 @@ def chosen(tmp_path_factory):
     ("debian12", ["Debian.yml"]), ("debian13", ["Debian.yml"]), ("ubuntu2404", ["Debian.yml", "Ubuntu.yml"]),
 ])
 def test_vars_files_loaded_per_distribution(chosen, name, expected):
-    loaded, _ = chosen
+    loaded = chosen[0]
     assert loaded[name] == expected
 
 
 @pytest.mark.parametrize("name,case_os,changes,backend", CASES, ids=[case[0] for case in CASES])
 def test_firewall_backend_per_distribution(chosen, name, case_os, changes, backend):
-    _, result = chosen
+    result = chosen[1]
     assert result[name]["backend"] == backend, result[name]
 
 
 @pytest.mark.parametrize("name", sorted(FACTS))
 def test_wireguard_go_source_and_selinux_per_distribution(chosen, name):
-    _, result = chosen
+    result = chosen[1]
     assert result[name]["wireguard_go"] == PACKAGE_OF_WIREGUARD_GO[name]
     assert result[name]["selinux"] is (FACTS[name]["os_family"] == "RedHat")
     # A stock node with the kernel module lacks only wireguard-tools (and no firewall tool).
@@ -161,7 +161,7 @@ def test_wireguard_go_source_and_selinux_per_distribution(chosen, name):
 
 
 def test_without_kernel_module_debian_family_installs_wireguard_go_from_its_archive(tmp_path):
-    _, result = run_role_vars(tmp_path, [(name, name, {}, False) for name in ("debian12", "debian13", "ubuntu2404")])
+    result = run_role_vars(tmp_path, [(name, name, {}, False) for name in ("debian12", "debian13", "ubuntu2404")])[1]
     for name in result:
         assert result[name]["missing"] == ["wireguard-tools", "wireguard-go"], name
 
@@ -169,7 +169,7 @@ def test_without_kernel_module_debian_family_installs_wireguard_go_from_its_arch
 def test_without_kernel_module_rhel_uses_the_wireguard_go_package_you_name(tmp_path):
     # Unset, the role refuses such a node in install.yml (no package is known): see the
     # assert 'Refuse a node without kernel WireGuard where no wireguard-go package is known'.
-    _, result = run_role_vars(tmp_path, [("rocky9", "rocky9", {}, False)],
-                              {"wireguard_mesh_wireguard_go_package": "/srv/rpms/wireguard-go.rpm"})
+    result = run_role_vars(tmp_path, [("rocky9", "rocky9", {}, False)],
+                              {"wireguard_mesh_wireguard_go_package": "/srv/rpms/wireguard-go.rpm"})[1]
     assert result["rocky9"]["wireguard_go"] == "/srv/rpms/wireguard-go.rpm"
     assert result["rocky9"]["missing"] == ["wireguard-tools", "/srv/rpms/wireguard-go.rpm"]
