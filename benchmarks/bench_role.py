@@ -73,7 +73,7 @@ def bench(sites, env):
     playbook = ["ansible-playbook", "wgmesh.wireguard.site", "-i", str(inventory)]
     out = {"sites": sites}
     text, out["first_converge_s"] = run(playbook, state / ("bench-%d-first.json" % sites), env)
-    out["first_recap"], _ = parse(text)
+    out["first_recap"] = parse(text)[0]
     reruns = []
     for attempt in (1, 2):
         text, elapsed = run(playbook, state / ("bench-%d-rerun%d.json" % (sites, attempt)), env)

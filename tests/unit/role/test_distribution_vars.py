@@ -170,6 +170,6 @@ def test_without_kernel_module_rhel_uses_the_wireguard_go_package_you_name(tmp_p
     # Unset, the role refuses such a node in install.yml (no package is known): see the
     # assert 'Refuse a node without kernel WireGuard where no wireguard-go package is known'.
     result = run_role_vars(tmp_path, [("rocky9", "rocky9", {}, False)],
-                              {"wireguard_mesh_wireguard_go_package": "/srv/rpms/wireguard-go.rpm"})[1]
+                           {"wireguard_mesh_wireguard_go_package": "/srv/rpms/wireguard-go.rpm"})[1]
     assert result["rocky9"]["wireguard_go"] == "/srv/rpms/wireguard-go.rpm"
     assert result["rocky9"]["missing"] == ["wireguard-tools", "/srv/rpms/wireguard-go.rpm"]
