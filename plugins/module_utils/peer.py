@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import os
 import re
 import socket
@@ -27,7 +28,29 @@ NO_PSK = '/dev/null'
 
 INFO_ARGUMENT_SPEC = dict(
     interface=dict(type='str', default='wg0'),
+    ping=dict(type='list', elements='str', default=[]),
+    ping_timeout=dict(type='int', default=5),
 )
+
+# One echo to each address, all at once; prints the addresses that did not answer.
+PING_SCRIPT = 'for a in "$@"; do (ping -c 1 -w "$WGMESH_PING_TIMEOUT" -q "$a" >/dev/null 2>&1 || echo "$a") & done; wait'
+
+
+def ping_addresses(module, addresses, timeout):
+    """The addresses that did not answer one ICMP echo within ``timeout`` seconds."""
+    for address in addresses:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ValueError('ping address %r is not an IPv4 or IPv6 address' % (address,))
+    if not addresses:
+        return []
+    rc, out, err = module.run_command(['/bin/sh', '-c', PING_SCRIPT, 'wgmesh-ping'] + list(addresses),
+                                      environ_update={'WGMESH_PING_TIMEOUT': str(max(1, timeout))})
+    if rc != 0:
+        raise wg.WgError('could not run ping: %s' % (err.strip() or out.strip()))
+    return sorted(line.strip() for line in out.splitlines() if line.strip())
+
 
 PEER_ARGUMENT_SPEC = dict(
     interface=dict(type='str', default='wg0'),
@@ -432,9 +455,11 @@ def run_info(module):
     interface = module.params['interface']
     try:
         check_interface(interface)
+        unreachable = ping_addresses(module, module.params['ping'], module.params['ping_timeout'])
         info, _psks = wg.read_dump(module, interface)
     except (ValueError, wg.WgError) as exc:
         module.fail_json(msg=str(exc), interface=interface)
     if info is None:
-        return dict(changed=False, exists=False, interface=None, peers=[])
-    return dict(changed=False, exists=True, interface=info['interface'], peers=info['peers'])
+        return dict(changed=False, exists=False, interface=None, peers=[], unreachable=unreachable)
+    return dict(changed=False, exists=True, interface=info['interface'], peers=info['peers'],
+                unreachable=unreachable)

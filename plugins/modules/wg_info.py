@@ -24,6 +24,19 @@ options:
       - Name of the WireGuard interface.
     type: str
     default: wg0
+  ping:
+    description:
+      - Addresses (typically the peers' tunnel addresses) to send one ICMP echo to, all at once,
+        before the state is read. Traffic starts a handshake with a peer whose session has
+        expired, and the addresses that did not answer are returned in RV(unreachable).
+      - Nothing on the node is changed.
+    type: list
+    elements: str
+    default: []
+  ping_timeout:
+    description: Seconds to wait for each echo reply.
+    type: int
+    default: 5
 attributes:
   check_mode:
     support: full
@@ -46,9 +59,23 @@ EXAMPLES = r"""
 - name: Fail when a peer never completed a handshake
   ansible.builtin.assert:
     that: wg.peers | selectattr('handshake_never') | list | length == 0
+
+- name: Ping the peers' tunnel addresses, then read the handshakes
+  wgmesh.wireguard.wg_info:
+    interface: wg0
+    ping: [10.99.0.2, 10.99.0.3]
+  register: wg
+  until: wg.unreachable | length == 0
+  retries: 5
 """
 
 RETURN = r"""
+unreachable:
+  description: The O(ping) addresses that did not answer.
+  returned: always
+  type: list
+  elements: str
+  sample: ["10.99.0.3"]
 exists:
   description: Whether the interface exists.
   returned: always

@@ -192,6 +192,10 @@ def test_real_handshake_between_two_namespaces(wg_node, tmp_path):
         name='a', public_key=pub_a, preshared_key_path=psk_b,
         endpoint='10.213.0.1:%d' % info_a['interface']['listen_port'],
         allowed_ips=['10.214.0.1/32'])]))['changed'] is False
+    # wg_info's ping: the peer's tunnel address answers, an address nobody has does not
+    pinged = a.run('wg_info', dict(ping=['10.214.0.2', '10.214.0.77'], ping_timeout=2))
+    assert pinged['unreachable'] == ['10.214.0.77'] and pinged['changed'] is False
+    assert a.run('wg_info', dict(ping=['not-an-address']))['failed'] is True
 
 
 def test_key_rotation_activate_at_switch_time_then_rollback(wg_node, tmp_path):
