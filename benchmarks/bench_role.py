@@ -81,7 +81,7 @@ def bench(sites, env):
     out["rerun_s"] = reruns
     out["rerun_recap"], out["rerun_remote_rounds"] = parse(text)
     out["rerun_changed"] = sum(h["changed"] for h in out["rerun_recap"].values())
-    install = task_results(text, "Install the WireGuard packages this node lacks (apt)")
+    install = task_results(text, "Install the WireGuard packages this node lacks")
     out["rerun_installed_nothing"] = install is not None and all(r.get("skipped") for r in install)
     setup = task_results(text, "Gather the distribution facts")
     out["rerun_fact_subsets"] = sorted({subset for r in setup or [] for subset in
