@@ -8,7 +8,11 @@ import time
 
 ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
 ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-ENV.pop("ANSIBLE_LOG_PATH", None)  # keep the converge log (checked for secrets) to the converge
+# Plain output for the recap checks (molecule forces colour), and the converge log (checked
+# for secrets) kept to the converge.
+ENV.pop("ANSIBLE_FORCE_COLOR", None)
+ENV.pop("ANSIBLE_LOG_PATH", None)
+ENV["ANSIBLE_NOCOLOR"] = "1"
 SITES = {"wgmesh-dublin": "10.99.0.1", "wgmesh-frankfurt": "10.99.0.2", "wgmesh-newyork": "10.99.0.3"}
 TUNNEL_MTU = 1340  # lab WAN MTU 1400 - 60
 IMAGE = os.environ.get("WGMESH_LAB_IMAGE", "localhost/wgmesh-lab:bookworm")

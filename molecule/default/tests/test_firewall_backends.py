@@ -9,7 +9,11 @@ import pytest
 
 ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
 ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-ENV.pop("ANSIBLE_LOG_PATH", None)  # keep the converge log (checked for secrets) to the converge
+# Plain output for the recap checks (molecule forces colour), and the converge log (checked
+# for secrets) kept to the converge.
+ENV.pop("ANSIBLE_FORCE_COLOR", None)
+ENV.pop("ANSIBLE_LOG_PATH", None)
+ENV["ANSIBLE_NOCOLOR"] = "1"
 SITE = "wgmesh-frankfurt"
 PEERS = ["10.99.0.1", "10.99.0.3", "10.10.0.10", "10.30.0.10"]
 

@@ -11,7 +11,11 @@ import pytest
 
 ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
 ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-ENV.pop("ANSIBLE_LOG_PATH", None)  # keep the converge log (checked for secrets) to the converge
+# Plain output for the recap checks (molecule forces colour), and the converge log (checked
+# for secrets) kept to the converge.
+ENV.pop("ANSIBLE_FORCE_COLOR", None)
+ENV.pop("ANSIBLE_LOG_PATH", None)
+ENV["ANSIBLE_NOCOLOR"] = "1"
 EXTRA_LAN = "10.31.0.0/24"
 
 

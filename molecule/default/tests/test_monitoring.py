@@ -30,7 +30,12 @@ INVENTORY = pathlib.Path(os.environ.get("WGMESH_LAB_INVENTORY") or ROOT / "inven
 if not INVENTORY.is_absolute():
     INVENTORY = ROOT / INVENTORY
 ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"),
-           ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOG_PATH="")
+           ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+# Plain output for the recap checks (molecule forces colour), and the converge log (checked
+# for secrets) kept to the converge.
+ENV.pop("ANSIBLE_FORCE_COLOR", None)
+ENV.pop("ANSIBLE_LOG_PATH", None)
+ENV["ANSIBLE_NOCOLOR"] = "1"
 BIN = ROOT / ".venv" / "bin"
 THRESHOLD = 180           # health.yml's default, the guide's
 TIMER_INTERVAL = 15       # wireguard_mesh_monitoring_interval's default
