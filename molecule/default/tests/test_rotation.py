@@ -137,9 +137,9 @@ def write_results(pings, timings, reports):
     lines = [
         "# Key and PSK rotation under traffic (written by molecule/default/tests/test_rotation.py)",
         "",
-        "Lab `%s`: three sites (wireguard-go in podman containers on one 2-core machine shared with "
-        "other labs). Each LAN host pings the next site's LAN host at 100 packets/s (`ping -i 0.01`, through "
-        "the two sites' tunnel) while the playbooks below run one after the other." % LAB,
+        "Lab `%s`: three sites (wireguard-go in podman containers on one 2-core machine, load average "
+        "%.1f when the pingers stopped). Each LAN host pings the next site's LAN host at 100 packets/s (`ping -i 0.01`, through "
+        "the two sites' tunnel) while the playbooks below run one after the other." % (LAB, os.getloadavg()[0]),
         "",
         "| step | time |",
         "|---|---|",
@@ -149,10 +149,10 @@ def write_results(pings, timings, reports):
         "|---|---|---|---|---|",
     ] + ["| %s | %d | %d | %s ms | %s ms |" % (p["pair"], p["sent"], p["lost"], p["avg"], p["max"]) for p in pings] + [
         "",
-        "Target: 0 lost, max RTT < 100 ms. On this shared 2-core machine (load average around 10 from "
-        "other labs) a `site` run that changes nothing already shows RTT spikes of 180-420 ms with no loss: "
-        "the RTT maxima measure the machine's CPU contention more than the switch. A stalled handshake "
-        "would show as 5000 ms and loss.",
+        "Target: 0 lost, max RTT < 100 ms. On this 2-core machine, with the lab's eight containers "
+        "and Ansible sharing the cores, a `site` run that changes nothing already shows RTT spikes of "
+        "170-420 ms with no loss, so the maxima include CPU contention, not only the switch. A stalled "
+        "handshake would show as about 5000 ms and loss.",
         "",
         "Moments of the switches as the sites' modules recorded them (spread = last minus first site):",
         "",
