@@ -6,7 +6,8 @@
 #   lab/lab.sh down                      remove every lab container and network
 # Site i: container wgmesh-<name>, WAN 10.249.0.(10+i), tunnel 10.99.0.i, LAN 10.(10*i).0.0/24
 # with the site at .1 and, unless --no-lan-hosts, a LAN host wgmesh-<name>-lan at .10 whose
-# default route is its site. Re-running replaces same-named containers.
+# default route is its site. Re-running keeps running containers of the current image and
+# replaces other same-named ones.
 # Several labs can run side by side: WGMESH_LAB=NAME (prefix of containers and networks,
 # default wgmesh) with WGMESH_LAB_INDEX=K (1..200) uses WAN 10.249.K.0/24 and LANs
 # 10.(10*i).K.0/24. WGMESH_LAB_IMAGES="IMAGE1 IMAGE2 ..." gives site i (and its LAN host) its
@@ -49,8 +50,13 @@ ssh_key() {
   [[ -f "$state/id_ed25519" ]] || ssh-keygen -q -t ed25519 -N '' -C wgmesh-lab -f "$state/id_ed25519"
 }
 
-start_container() {  # name network-args...
+start_container() {  # name network-args...: a running container of the same image is kept
   local name=$1; shift
+  local want
+  want=$(podman image inspect --format '{{.Id}}' "${container_image:-$image}")
+  if [[ "$(podman inspect --format '{{.State.Running}} {{.Image}}' "$name" 2>/dev/null)" == "true $want" ]]; then
+    return 0
+  fi
   podman run -d --replace --name "$name" --hostname "$name" "$@" \
     --cap-add NET_ADMIN --cap-add NET_RAW --device /dev/net/tun \
     --sysctl net.ipv4.ip_forward=1 --sysctl net.ipv6.conf.all.disable_ipv6=0 \
@@ -111,6 +117,8 @@ cmd_up() {
       podman exec "$lab-$name-lan" ip route replace default via "$(lan_net "$i").1"
     fi
   done
+  # A replaced container may reuse an address whose old MAC the host still has cached.
+  ip neigh flush to "$wan_prefix.0/24" 2>/dev/null || true
   echo "lab: $count sites up ($lab)"
 }
 
