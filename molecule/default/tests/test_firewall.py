@@ -1,32 +1,14 @@
 """Firewall (nftables backend, auto-detected), MTU and source restriction on the lab."""
 
 import os
-import pathlib
 import re
-import subprocess
 import time
 
-ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
-ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-# Plain output for the recap checks (molecule forces colour), and the converge log (checked
-# for secrets) kept to the converge.
-ENV.pop("ANSIBLE_FORCE_COLOR", None)
-ENV.pop("ANSIBLE_LOG_PATH", None)
-ENV["ANSIBLE_NOCOLOR"] = "1"
+from labtools import podman, site_playbook
+
 SITES = {"wgmesh-dublin": "10.99.0.1", "wgmesh-frankfurt": "10.99.0.2", "wgmesh-newyork": "10.99.0.3"}
 TUNNEL_MTU = 1340  # lab WAN MTU 1400 - 60
 IMAGE = os.environ.get("WGMESH_LAB_IMAGE", "localhost/wgmesh-lab:bookworm")
-
-
-def podman(*args):
-    return subprocess.run(["podman", *args], env=ENV, capture_output=True, text=True, check=False)
-
-
-def site_playbook(*extra):
-    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.site", "-i", str(ROOT / "inventories" / "lab"),
-                           *extra], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    return proc.stdout
 
 
 def ruleset(site):

@@ -1,32 +1,18 @@
 """The iptables and ufw backends, run for real on one site of the lab, then back to nftables."""
 
-import os
-import pathlib
 import re
-import subprocess
 
 import pytest
 
-ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
-ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-# Plain output for the recap checks (molecule forces colour), and the converge log (checked
-# for secrets) kept to the converge.
-ENV.pop("ANSIBLE_FORCE_COLOR", None)
-ENV.pop("ANSIBLE_LOG_PATH", None)
-ENV["ANSIBLE_NOCOLOR"] = "1"
+import labtools
+from labtools import site_playbook
+
 SITE = "wgmesh-frankfurt"
 PEERS = ["10.99.0.1", "10.99.0.3", "10.10.0.10", "10.30.0.10"]
 
 
 def podman(*args):
-    return subprocess.run(["podman", "exec", SITE, *args], env=ENV, capture_output=True, text=True, check=False)
-
-
-def site_playbook(*extra):
-    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.site", "-i", str(ROOT / "inventories" / "lab"),
-                           *extra], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    return proc.stdout
+    return labtools.podman("exec", SITE, *args)
 
 
 def assert_mesh_answers():

@@ -1,36 +1,22 @@
 """A peer change is applied live: no interface restart, untouched pairs lose nothing, and
 the kernel routes for the changed AllowedIPs appear and go (wg set alone leaves them stale)."""
 
-import os
-import pathlib
 import re
 import subprocess
 import time
 
 import pytest
 
-ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
-ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-# Plain output for the recap checks (molecule forces colour), and the converge log (checked
-# for secrets) kept to the converge.
-ENV.pop("ANSIBLE_FORCE_COLOR", None)
-ENV.pop("ANSIBLE_LOG_PATH", None)
-ENV["ANSIBLE_NOCOLOR"] = "1"
+from labtools import ENV, podman, run_playbook, site_playbook
+
 EXTRA_LAN = "10.31.0.0/24"
 
 
-def podman(*args, check=False):
-    return subprocess.run(["podman", *args], env=ENV, capture_output=True, text=True, check=check)
-
-
-def site_playbook(tmp_path, newyork_lans):
+def site_playbook_with_newyork_lans(tmp_path, newyork_lans):
     extra = tmp_path / "newyork.yml"
     extra.write_text("wireguard_mesh:\n  hosts:\n    wgmesh-newyork:\n      wireguard_mesh_lan_cidrs: %s\n"
                      % newyork_lans)
-    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.site", "-i", str(ROOT / "inventories" / "lab"),
-                           "-i", str(extra)], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    return proc.stdout
+    return site_playbook("-i", str(extra))
 
 
 def interface_identity(site):
@@ -58,12 +44,12 @@ def pinger():
 
 def test_changed_peer_is_applied_live_without_loss(tmp_path, pinger):
     before = {site: interface_identity(site) for site in ("wgmesh-dublin", "wgmesh-frankfurt", "wgmesh-newyork")}
-    out = site_playbook(tmp_path, "[10.30.0.0/24, %s]" % EXTRA_LAN)
+    out = site_playbook_with_newyork_lans(tmp_path, "[10.30.0.0/24, %s]" % EXTRA_LAN)
     assert "changed=" in out
     assert EXTRA_LAN in routes_via_wg0("wgmesh-dublin")
     assert EXTRA_LAN in podman("exec", "wgmesh-frankfurt", "wg", "show", "wg0", "allowed-ips").stdout
 
-    site_playbook(tmp_path, "[10.30.0.0/24]")
+    site_playbook_with_newyork_lans(tmp_path, "[10.30.0.0/24]")
     assert EXTRA_LAN not in routes_via_wg0("wgmesh-dublin")
     assert EXTRA_LAN not in podman("exec", "wgmesh-frankfurt", "wg", "show", "wg0", "allowed-ips").stdout
 
@@ -84,8 +70,7 @@ def peers_state(site):
 def test_limited_run_keeps_every_peer_everywhere():
     before = {site: peers_state(site) for site in ("wgmesh-dublin", "wgmesh-frankfurt", "wgmesh-newyork")}
     assert all(len(peers) == 2 for peers in before.values())
-    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.site", "-i", str(ROOT / "inventories" / "lab"),
-                           "--limit", "wgmesh-dublin"], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
+    proc = run_playbook("site", "--limit", "wgmesh-dublin")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "wgmesh-frankfurt " not in proc.stdout.split("PLAY RECAP", 1)[1]
     after = {site: peers_state(site) for site in before}
@@ -98,9 +83,7 @@ def test_check_mode_previews_a_change_and_changes_nothing(tmp_path):
                      "      wireguard_mesh_lan_cidrs: [10.30.0.0/24, %s]\n" % EXTRA_LAN)
     before = {site: peers_state(site) for site in ("wgmesh-dublin", "wgmesh-frankfurt", "wgmesh-newyork")}
     config = podman("exec", "wgmesh-dublin", "cat", "/etc/wireguard/wg0.conf").stdout
-    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.site", "-i", str(ROOT / "inventories" / "lab"),
-                           "-i", str(extra), "--check", "--diff"], cwd=ROOT, env=ENV, capture_output=True,
-                          text=True, check=False)
+    proc = run_playbook("site", "-i", str(extra), "--check", "--diff")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "+AllowedIPs = 10.99.0.3/32, 10.30.0.0/24, %s" % EXTRA_LAN in proc.stdout
     assert re.search(r"wgmesh-dublin\s+: ok=\d+\s+changed=[1-9]", proc.stdout)
@@ -109,7 +92,6 @@ def test_check_mode_previews_a_change_and_changes_nothing(tmp_path):
 
 
 def test_verify_playbook_passes_on_the_running_mesh():
-    proc = subprocess.run(["ansible-playbook", "wgmesh.wireguard.verify", "-i", str(ROOT / "inventories" / "lab")],
-                          cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
+    proc = run_playbook("verify")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert re.search(r"wgmesh-newyork\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", proc.stdout)
