@@ -95,17 +95,31 @@ PLAYBOOK = """
 """
 
 
+# ID, ID_LIKE and VERSION_ID of /etc/os-release on each, as the probe reports them: the role
+# reads the distribution from these when no facts were gathered (its default).
+OS_RELEASE = {
+    "rhel9": {"id": "rhel", "id_like": "fedora", "version_id": "9.4"},
+    "rocky9": {"id": "rocky", "id_like": "rhel centos fedora", "version_id": "9.4"},
+    "alma9": {"id": "almalinux", "id_like": "rhel centos fedora", "version_id": "9.4"},
+    "debian12": {"id": "debian", "id_like": "", "version_id": "12"},
+    "debian13": {"id": "debian", "id_like": "", "version_id": "13"},
+    "ubuntu2404": {"id": "ubuntu", "id_like": "debian", "version_id": "24.04"},
+}
+
+
 def probe(case_os, changes, kernel=True):
     report = {"now": 1700000000, "kernel": kernel, "wg": False, "wg_quick": False, "wireguard_go": False,
-              "enabled": "", "active": "", "files": {}}
+              "enabled": "", "active": "", "files": {}, "os": OS_RELEASE[case_os]}
     report.update(STOCK[case_os], **changes)
     return json.dumps(report)
 
 
-def run_role_vars(tmp_path, cases, extra_vars=None):
+def run_role_vars(tmp_path, cases, extra_vars=None, facts=True):
+    """Each case: (host name, distribution, probe changes, kernel module present). Without facts
+    the role has only the probe's os-release fields, as in a run that gathers none."""
     (tmp_path / "action_plugins").mkdir()
     (tmp_path / "action_plugins" / "fake_facts.py").write_text(FAKE_FACTS)
-    hosts = {name: {"distribution_facts": FACTS[case_os],
+    hosts = {name: {"distribution_facts": FACTS[case_os] if facts else {},
                     "__wireguard_mesh_probe_raw": {"stdout": probe(case_os, changes, kernel)}}
              for name, case_os, changes, kernel in cases}
     inventory = tmp_path / "inventory.yml"
@@ -136,13 +150,50 @@ def chosen(tmp_path_factory):
                          [case[:3] + (True,) for case in CASES])
 
 
-@pytest.mark.parametrize("name,expected", [
+@pytest.fixture(scope="module")
+def chosen_from_os_release(tmp_path_factory):
+    return run_role_vars(tmp_path_factory.mktemp("distvars_os_release"),
+                         [case[:3] + (True,) for case in CASES], facts=False)
+
+
+VARS_FILES = [
     ("rhel9", ["RedHat.yml"]), ("rocky9", ["RedHat.yml"]), ("alma9", ["RedHat.yml"]),
     ("debian12", ["Debian.yml"]), ("debian13", ["Debian.yml"]), ("ubuntu2404", ["Debian.yml", "Ubuntu.yml"]),
-])
+]
+
+
+@pytest.mark.parametrize("name,expected", VARS_FILES)
 def test_vars_files_loaded_per_distribution(chosen, name, expected):
     loaded = chosen[0]
     assert loaded[name] == expected
+
+
+@pytest.mark.parametrize("name,expected", VARS_FILES)
+def test_vars_files_from_os_release_alone_match_the_facts(chosen_from_os_release, name, expected):
+    loaded = chosen_from_os_release[0]
+    assert loaded[name] == expected
+
+
+@pytest.mark.parametrize("name,case_os,changes,backend", CASES, ids=[case[0] for case in CASES])
+def test_os_release_alone_chooses_as_the_facts_do(chosen, chosen_from_os_release, name, case_os, changes, backend):
+    assert chosen_from_os_release[1][name] == chosen[1][name]
+    assert chosen_from_os_release[1][name]["backend"] == backend
+
+
+def test_unknown_distribution_falls_back_to_its_id_like_family(tmp_path):
+    OS_RELEASE["oracle9"] = {"id": "ol", "id_like": "fedora", "version_id": "9.4"}
+    OS_RELEASE["mint22"] = {"id": "linuxmint", "id_like": "ubuntu debian", "version_id": "22"}
+    STOCK.update(oracle9=STOCK["rhel9"], mint22=STOCK["debian12"])
+    FACTS.update(oracle9={}, mint22={})
+    try:
+        loaded, result = run_role_vars(tmp_path, [("oracle9", "oracle9", {}, True), ("mint22", "mint22", {}, True)],
+                                       facts=False)
+    finally:
+        for name in ("oracle9", "mint22"):
+            OS_RELEASE.pop(name), STOCK.pop(name), FACTS.pop(name)
+    assert loaded == {"oracle9": ["RedHat.yml"], "mint22": ["Debian.yml"]}
+    assert result["oracle9"]["backend"] == "firewalld" and result["oracle9"]["selinux"] is True
+    assert result["mint22"]["backend"] == "nftables" and result["mint22"]["wireguard_go"] == "wireguard-go"
 
 
 @pytest.mark.parametrize("name,case_os,changes,backend", CASES, ids=[case[0] for case in CASES])
