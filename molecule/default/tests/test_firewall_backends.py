@@ -1,4 +1,5 @@
-"""The iptables and ufw backends, run for real on one site of the lab, then back to nftables."""
+"""The iptables and ufw backends, run for real on one site of the lab, then back to nftables;
+each switch removes the previous backend's rules and file."""
 
 import re
 
@@ -20,20 +21,35 @@ def assert_mesh_answers():
     assert failed == []
 
 
+def file_exists(path):
+    return podman("test", "-e", path).returncode == 0
+
+
 @pytest.fixture
 def back_to_nftables():
     yield
-    podman("sh", "-c", "ufw --force disable; apt-get purge -y -qq ufw iptables >/dev/null 2>&1;"
-           " nft delete table ip filter; nft delete table ip raw; nft delete table ip nat; true")
+    podman("sh", "-c", "ufw --force disable >/dev/null 2>&1; true")
     site_playbook("--limit", SITE)
-    assert "table inet wgmesh" in podman("nft", "list", "ruleset").stdout
+    ruleset = podman("nft", "list", "ruleset").stdout
+    assert "table inet wgmesh" in ruleset
+    # The iptables backend's chains (iptables-nft shows them to nft too) and file went with it.
+    assert "WGMESH" not in ruleset, ruleset
+    assert not file_exists("/etc/wireguard/wgmesh-firewall.sh")
+    podman("sh", "-c", "apt-get purge -y -qq ufw iptables >/dev/null 2>&1;"
+           " nft delete table ip filter; nft delete table ip raw; nft delete table ip nat; true")
     assert_mesh_answers()
+
+
+def assert_no_nftables_backend_left():
+    assert "table inet wgmesh" not in podman("nft", "list", "ruleset").stdout
+    assert not file_exists("/etc/wireguard/wgmesh-firewall.nft")
 
 
 def test_iptables_backend(back_to_nftables):
     site_playbook("--limit", SITE, "-e", "wireguard_mesh_firewall=iptables")
     config = podman("cat", "/etc/wireguard/wg0.conf").stdout
     assert "PreUp = sh /etc/wireguard/wgmesh-firewall.sh" in config
+    assert_no_nftables_backend_left()
     for _cycle in range(5):
         assert podman("wg-quick", "down", "wg0").returncode == 0
         assert podman("wg-quick", "up", "wg0").returncode == 0
@@ -59,4 +75,5 @@ def test_ufw_backend(back_to_nftables):
     assert re.search(r"^51820/udp\s+ALLOW", status, re.M), status
     assert re.search(r"^Anywhere on wg0\s+ALLOW FWD\s+Anywhere", status, re.M), status
     assert "PreUp" not in podman("cat", "/etc/wireguard/wg0.conf").stdout
+    assert_no_nftables_backend_left()
     assert_mesh_answers()

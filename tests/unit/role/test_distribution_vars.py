@@ -92,6 +92,7 @@ PLAYBOOK = """
           wireguard_go: "{{ __wireguard_mesh_tool_packages.wireguard_go }}"
           missing: "{{ __wireguard_mesh_missing_packages }}"
           selinux: "{{ __wireguard_mesh_probe.selinux }}"
+          firewall_leftovers: "{{ __wireguard_mesh_firewall_leftovers }}"
 """
 
 
@@ -115,13 +116,14 @@ def probe(case_os, changes, kernel=True):
 
 
 def run_role_vars(tmp_path, cases, extra_vars=None, facts=True):
-    """Each case: (host name, distribution, probe changes, kernel module present). Without facts
-    the role has only the probe's os-release fields, as in a run that gathers none."""
+    """Each case: (host name, distribution, probe changes, kernel module present[, host vars]).
+    Without facts the role has only the probe's os-release fields, as in a run that gathers none."""
     (tmp_path / "action_plugins").mkdir()
     (tmp_path / "action_plugins" / "fake_facts.py").write_text(FAKE_FACTS)
-    hosts = {name: {"distribution_facts": FACTS[case_os] if facts else {},
-                    "__wireguard_mesh_probe_raw": {"stdout": probe(case_os, changes, kernel)}}
-             for name, case_os, changes, kernel in cases}
+    hosts = {case[0]: dict({"distribution_facts": FACTS[case[1]] if facts else {},
+                            "__wireguard_mesh_probe_raw": {"stdout": probe(case[1], case[2], case[3])}},
+                           **(case[4] if len(case) > 4 else {}))
+             for case in cases}
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}))
@@ -224,3 +226,33 @@ def test_without_kernel_module_rhel_uses_the_wireguard_go_package_you_name(tmp_p
                            {"wireguard_mesh_wireguard_go_package": "/srv/rpms/wireguard-go.rpm"})[1]
     assert result["rocky9"]["wireguard_go"] == "/srv/rpms/wireguard-go.rpm"
     assert result["rocky9"]["missing"] == ["wireguard-tools", "/srv/rpms/wireguard-go.rpm"]
+
+
+NFT_FILE, SH_FILE = "/etc/wireguard/wgmesh-firewall.nft", "/etc/wireguard/wgmesh-firewall.sh"
+STATE = "0123456789abcdef0123456789abcdef01234567 700 root root"
+
+
+LEFTOVER_CASES = [
+    ("nft-stays", [NFT_FILE], "auto", {}, []),
+    ("first-run", [], "iptables", {}, []),
+    ("sh-left-by-iptables", [NFT_FILE, SH_FILE], "nftables", {}, [SH_FILE]),
+    ("to-iptables", [NFT_FILE], "iptables", {"iptables": True}, [NFT_FILE]),
+    ("to-none", [NFT_FILE, SH_FILE], "none", {}, [NFT_FILE, SH_FILE]),
+    ("to-ufw", [NFT_FILE], "auto", {"ufw": True}, [NFT_FILE]),
+    ("to-firewalld", [SH_FILE], "auto", {"firewalld": "active"}, [SH_FILE]),
+]
+
+
+@pytest.fixture(scope="module")
+def leftovers(tmp_path_factory):
+    cases = []
+    for name, present, firewall, changes, _expected in LEFTOVER_CASES:
+        files = dict((path, STATE if path in present else "absent") for path in (NFT_FILE, SH_FILE))
+        cases.append((name, "debian12", dict(changes, files=files), True, {"wireguard_mesh_firewall": firewall}))
+    result = run_role_vars(tmp_path_factory.mktemp("leftovers"), cases)[1]
+    return dict((name, chosen["firewall_leftovers"]) for name, chosen in result.items())
+
+
+@pytest.mark.parametrize("name,present,firewall,changes,expected", LEFTOVER_CASES, ids=[c[0] for c in LEFTOVER_CASES])
+def test_files_of_a_backend_the_site_left_are_removed(leftovers, name, present, firewall, changes, expected):
+    assert sorted(leftovers[name]) == sorted(expected)
