@@ -3,6 +3,7 @@ and ways to run both against the lab."""
 
 import os
 import pathlib
+import re
 import subprocess
 
 ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
@@ -30,3 +31,27 @@ def site_playbook(*args):
     proc = run_playbook("site", *args)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     return proc.stdout
+
+
+def ping_losses(output):
+    """Loss and RTTs from the output of a `ping` (without -q) that was stopped with SIGINT.
+
+    ping counts a request whose reply was still on its way when it stopped as lost; at 100
+    packets/s that is a few percent of runs. A request is lost here only when a later one was
+    answered: the answered sequence numbers have a gap. The requests after the last answer are
+    reported as in flight (the caller stops ping after the traffic it measures)."""
+    answered = set()
+    rtts = []
+    wraps = 0  # icmp_seq is 16 bits: after 65535 comes 0
+    for match in re.finditer(r"icmp_seq=(\d+) .*time=([\d.]+) ms", output):
+        seq = int(match.group(1)) + wraps
+        if answered and seq < max(answered) - 32768:
+            wraps += 65536
+            seq += 65536
+        answered.add(seq)
+        rtts.append(float(match.group(2)))
+    sent = int(re.search(r"(\d+) packets transmitted", output).group(1))
+    last = max(answered) if answered else 0
+    return dict(sent=sent, answered=len(answered), lost=sorted(set(range(1, last + 1)) - answered),
+                in_flight=sent - last, avg=round(sum(rtts) / len(rtts), 3) if rtts else None,
+                max=max(rtts) if rtts else None)

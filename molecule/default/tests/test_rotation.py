@@ -18,6 +18,8 @@ import time
 
 import pytest
 
+from labtools import ping_losses
+
 ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or pathlib.Path(__file__).resolve().parents[3])
 LAB = os.environ.get("WGMESH_LAB", "wgmesh")
 INDEX = int(os.environ.get("WGMESH_LAB_INDEX", "0"))
@@ -110,26 +112,28 @@ def lab_is_up():
         pytest.skip("lab %s is not up (missing %s)" % (LAB, ", ".join(missing)))
 
 
-def start_pingers():
+def start_pingers(directory):
+    """Every reply is printed (to a file: a pipe nobody reads would block ping) so that
+    labtools.ping_losses can tell a lost request from one still on its way when ping stopped."""
     procs = []
     for src, dst in PINGS:
         podman("exec", src + "-lan", "pkill", "-INT", "-x", "ping")
-        procs.append(subprocess.Popen(["podman", "exec", src + "-lan", "ping", "-i", "0.01", "-q", "-w", "900",
-                                       LAN_HOST[dst]], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      text=True))
+        with open(directory / ("%s.ping" % src), "w") as log:
+            procs.append((subprocess.Popen(["podman", "exec", src + "-lan", "ping", "-i", "0.01", "-w", "900",
+                                            LAN_HOST[dst]], env=ENV, stdout=log, stderr=subprocess.STDOUT),
+                          log.name))
     return procs
 
 
 def stop_pingers(procs):
     out = []
-    for (src, dst), proc in zip(PINGS, procs):
+    for (src, dst), (proc, log) in zip(PINGS, procs):
         podman("exec", src + "-lan", "pkill", "-INT", "-x", "ping")
-        text = proc.communicate(timeout=30)[0]
-        sent, received = (int(x) for x in re.search(r"(\d+) packets transmitted, (\d+) received", text).groups())
-        rtt = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms", text)
-        out.append(dict(pair="%s -> %s" % (src[len(LAB) + 1:], dst[len(LAB) + 1:]), sent=sent, received=received,
-                        lost=sent - received, avg=float(rtt.group(2)) if rtt else None,
-                        max=float(rtt.group(3)) if rtt else None, summary=text.strip().splitlines()[-2:]))
+        proc.wait(timeout=30)
+        with open(log) as handle:
+            text = handle.read()
+        out.append(dict(ping_losses(text), pair="%s -> %s" % (src[len(LAB) + 1:], dst[len(LAB) + 1:]),
+                        summary=text.strip().splitlines()[-2:]))
     return out
 
 
@@ -145,9 +149,14 @@ def write_results(pings, timings, reports):
         "|---|---|",
     ] + ["| %s | %.1f s |" % (step, seconds) for step, seconds in timings] + [
         "",
-        "| pair (LAN host -> LAN host) | sent | lost | avg RTT | max RTT |",
-        "|---|---|---|---|---|",
-    ] + ["| %s | %d | %d | %s ms | %s ms |" % (p["pair"], p["sent"], p["lost"], p["avg"], p["max"]) for p in pings] + [
+        "| pair (LAN host -> LAN host) | sent | lost | in flight at stop | avg RTT | max RTT |",
+        "|---|---|---|---|---|---|",
+    ] + ["| %s | %d | %d | %d | %s ms | %s ms |"
+         % (p["pair"], p["sent"], len(p["lost"]), p["in_flight"], p["avg"], p["max"]) for p in pings] + [
+        "",
+        "Lost: a request without a reply although a later one was answered. Requests sent just "
+        "before ping was stopped, a second after the last playbook, are in flight, not lost "
+        "(ping's own summary counts them as lost).",
         "",
         "Target: 0 lost, max RTT < 100 ms. On this 2-core machine, with the lab's eight containers "
         "and Ansible sharing the cores, a `site` run that changes nothing already shows RTT spikes of "
@@ -161,12 +170,12 @@ def write_results(pings, timings, reports):
     RESULTS.write_text("\n".join(lines))
 
 
-def test_rotation_under_traffic_loses_nothing():
+def test_rotation_under_traffic_loses_nothing(tmp_path):
     before_keys = public_keys()
     before_psks = psk_digests()
     timings = []
     reports = []
-    procs = start_pingers()
+    procs = start_pingers(tmp_path)
     try:
         time.sleep(2)
         for run in ("first", "second"):
@@ -191,7 +200,9 @@ def test_rotation_under_traffic_loses_nothing():
         # changes nothing already shows RTT spikes of several 100 ms (CPU contention), so the
         # test fails on any loss and on a stall as long as a lost handshake (retried after
         # 5 s); the maxima go to benchmarks/results/rotation.md (a CI run here saw 1.47 s once).
-        assert ping["lost"] == 0 and ping["max"] < 5000, ping
+        # Requests after the last reply were on their way when ping stopped, a second after
+        # the last playbook: more than a stall's worth of them would be a tunnel that died.
+        assert ping["lost"] == [] and ping["max"] < 5000 and ping["in_flight"] < 500, ping
 
     # Both runs gave every site a new key; the PSKs changed and agree at both ends.
     first, second = STATE["keys"]
