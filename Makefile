@@ -32,11 +32,9 @@ lint:
 sanity:
 	bash scripts/sanity.sh
 
+## Every scenario runs even after a failure; the failing tests' reports are printed last.
 molecule:
-	molecule test -s default
-	molecule test -s firewalld
-	molecule test -s debian
-	@bash scripts/molecule-registry.sh podman || [[ $$? == 77 ]]
+	@bash scripts/molecule-all.sh
 
 ## Not in `make test`. molecule/debian with the docker driver (Debian 12 + 13); a Docker daemon
 ## of its own is started first and stopped after, also when the test fails.
