@@ -4,7 +4,8 @@ node_exporter on a site serves the role's textfile metrics; a scrape from anothe
 shows one wireguard_peer_last_handshake_seconds series per peer, named after its site, recent,
 and no secret. Then one pair's UDP is blocked with nft in both directions: health.yml reports
 that pair stale (default threshold, 180 s) within 180 s + the timer interval and exits non-zero;
-after unblocking, it reports the mesh healthy again.
+after unblocking, it reports the mesh healthy again. Last, monitoring set back to none removes
+the timer, its unit and the metrics file, and a further run changes nothing.
 
 Works against any lab: WGMESH_LAB (container prefix, default wgmesh) and WGMESH_LAB_INVENTORY
 (default <repo>/inventories/lab). The threshold stays at the guide's 180 s: a healthy pair
@@ -225,3 +226,18 @@ def test_health_reports_a_blocked_pair_stale_then_recovers(lab):
         time.sleep(5)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert "wgmesh health OK" in healthy.stdout
+
+
+def test_monitoring_none_removes_the_timer_and_the_metrics(lab):
+    served = list(lab)[0]
+    proc = playbook("site")  # the inventory's wireguard_mesh_monitoring: none
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    for site in lab:
+        units = podman("exec", site, "sh", "-c", "ls /etc/systemd/system | grep wireguard-mesh-textfile; "
+                       "systemctl list-timers --all --no-legend | grep wireguard-mesh").stdout
+        assert units == "", (site, units)
+        assert podman("exec", site, "test", "-e", TEXTFILE).returncode != 0, site
+    text = scrape(list(lab)[1], lab[served][0])
+    assert series(text, "wireguard_peer_last_handshake_seconds") == []
+    again = playbook("site")
+    assert set(re.findall(r"changed=(\d+)", again.stdout)) == {"0"}, again.stdout[-3000:]

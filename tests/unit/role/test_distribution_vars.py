@@ -93,6 +93,7 @@ PLAYBOOK = """
           missing: "{{ __wireguard_mesh_missing_packages }}"
           selinux: "{{ __wireguard_mesh_probe.selinux }}"
           firewall_leftovers: "{{ __wireguard_mesh_firewall_leftovers }}"
+          monitoring_leftovers: "{{ __wireguard_mesh_monitoring_leftovers }}"
 """
 
 
@@ -110,7 +111,8 @@ OS_RELEASE = {
 
 def probe(case_os, changes, kernel=True):
     report = {"now": 1700000000, "kernel": kernel, "wg": False, "wg_quick": False, "wireguard_go": False,
-              "enabled": "", "active": "", "files": {}, "os": OS_RELEASE[case_os]}
+              "enabled": "", "active": "", "files": {}, "monitoring_units": [],
+              "os": OS_RELEASE[case_os]}
     report.update(STOCK[case_os], **changes)
     return json.dumps(report)
 
@@ -256,3 +258,27 @@ def leftovers(tmp_path_factory):
 @pytest.mark.parametrize("name,present,firewall,changes,expected", LEFTOVER_CASES, ids=[c[0] for c in LEFTOVER_CASES])
 def test_files_of_a_backend_the_site_left_are_removed(leftovers, name, present, firewall, changes, expected):
     assert sorted(leftovers[name]) == sorted(expected)
+
+
+TIMER, WRITER, EXPORTER = ("wireguard-mesh-textfile-wg0.timer", "wireguard-mesh-textfile-wg0.service",
+                           "wireguard-exporter.service")
+MONITORING_CASES = [
+    ("none-before-and-now", [], "none", []),
+    ("textfile-stays", [TIMER, WRITER], "textfile", []),
+    ("textfile-to-none", [TIMER, WRITER], "none", [TIMER, WRITER]),
+    ("textfile-to-exporter", [TIMER, WRITER], "exporter", [TIMER, WRITER]),
+    ("exporter-to-textfile", [EXPORTER], "textfile", [EXPORTER]),
+]
+
+
+@pytest.fixture(scope="module")
+def monitoring_leftovers(tmp_path_factory):
+    cases = [(name, "debian12", {"monitoring_units": present}, True, {"wireguard_mesh_monitoring": mode})
+             for name, present, mode, _expected in MONITORING_CASES]
+    result = run_role_vars(tmp_path_factory.mktemp("monitoring"), cases)[1]
+    return dict((name, chosen["monitoring_leftovers"]) for name, chosen in result.items())
+
+
+@pytest.mark.parametrize("name,present,mode,expected", MONITORING_CASES, ids=[c[0] for c in MONITORING_CASES])
+def test_units_of_a_monitoring_mode_left_are_removed_timer_first(monitoring_leftovers, name, present, mode, expected):
+    assert monitoring_leftovers[name] == expected
