@@ -39,9 +39,11 @@ def ping_losses(output):
     ping counts a request whose reply was still on its way when it stopped as lost; at 100
     packets/s that is a few percent of runs. A request is lost here only when a later one was
     answered: the answered sequence numbers have a gap. The requests after the last answer are
-    reported as in flight (the caller stops ping after the traffic it measures)."""
+    reported as in flight (the caller stops ping after the traffic it measures). With ping -D,
+    sent_at lists each answered request's send time (epoch) and RTT."""
     answered = set()
     rtts = []
+    sent_at = []  # (moment the request left, RTT) where ping ran with -D
     wraps = 0  # icmp_seq is 16 bits: after 65535 comes 0
     for match in re.finditer(r"icmp_seq=(\d+) .*time=([\d.]+) ms", output):
         seq = int(match.group(1)) + wraps
@@ -50,8 +52,11 @@ def ping_losses(output):
             seq += 65536
         answered.add(seq)
         rtts.append(float(match.group(2)))
+        stamp = re.match(r"\[(\d+\.\d+)\]", output[output.rfind("\n", 0, match.start()) + 1:match.start()])
+        if stamp:
+            sent_at.append((float(stamp.group(1)) - rtts[-1] / 1000, rtts[-1]))
     sent = int(re.search(r"(\d+) packets transmitted", output).group(1))
     last = max(answered) if answered else 0
     return dict(sent=sent, answered=len(answered), lost=sorted(set(range(1, last + 1)) - answered),
                 in_flight=sent - last, avg=round(sum(rtts) / len(rtts), 3) if rtts else None,
-                max=max(rtts) if rtts else None)
+                max=max(rtts) if rtts else None, sent_at=sent_at)
