@@ -60,3 +60,15 @@ def ping_losses(output):
     return dict(sent=sent, answered=len(answered), lost=sorted(set(range(1, last + 1)) - answered),
                 in_flight=sent - last, avg=round(sum(rtts) / len(rtts), 3) if rtts else None,
                 max=max(rtts) if rtts else None, sent_at=sent_at)
+
+
+def spoofed_ping(image, wan_network, stranger, site_wan, tunnel_address):
+    """A container on the WAN that is no site routes the tunnel address via the site's WAN
+    address and pings it (what the anti-spoofing rule must drop); also pings the WAN address.
+    Returns (tunnel address answered, WAN address answered)."""
+    script = ("ip route add %s/32 via %s && ping -c 2 -W 1 -q %s; echo tunnel=$?; ping -c 1 -W 2 -q %s; echo wan=$?"
+              % (tunnel_address, site_wan, tunnel_address, site_wan))
+    proc = podman("run", "--rm", "--network", "%s:ip=%s" % (wan_network, stranger), "--cap-add", "NET_ADMIN",
+                  image, "bash", "-c", script)
+    assert "tunnel=" in proc.stdout and "wan=" in proc.stdout, proc.stdout + proc.stderr
+    return "tunnel=0" in proc.stdout, "wan=0" in proc.stdout

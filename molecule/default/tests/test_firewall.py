@@ -4,7 +4,7 @@ import os
 import re
 import time
 
-from labtools import podman, site_playbook
+from labtools import podman, site_playbook, spoofed_ping
 
 SITES = {"wgmesh-dublin": "10.99.0.1", "wgmesh-frankfurt": "10.99.0.2", "wgmesh-newyork": "10.99.0.3"}
 TUNNEL_MTU = 1340  # lab WAN MTU 1400 - 60
@@ -92,3 +92,16 @@ def test_rules_survive_a_restart():
     assert "udp dport 51820 accept" in ruleset("wgmesh-frankfurt")
     ping = podman("exec", "wgmesh-dublin", "ping", "-c", "1", "-w", "30", "-q", "10.99.0.2")
     assert ping.returncode == 0
+
+
+def test_packets_for_the_tunnel_address_from_outside_the_tunnel_are_dropped():
+    # Without the rule newyork would answer: Linux accepts a packet for any of its addresses on
+    # any interface, and strict rp_filter passes it (the stranger is reachable via the WAN).
+    spoof = ("wgmesh-wan", "10.249.0.201", "10.249.0.13", SITES["wgmesh-newyork"])
+    assert spoofed_ping(IMAGE, *spoof) == (False, True)
+    assert podman("exec", "wgmesh-newyork", "nft", "flush", "chain", "inet", "wgmesh", "preraw").returncode == 0
+    try:
+        assert spoofed_ping(IMAGE, *spoof) == (True, True)  # the control: the rule is what drops
+    finally:
+        assert podman("exec", "wgmesh-newyork", "nft", "-f", "/etc/wireguard/wgmesh-firewall.nft").returncode == 0
+    assert spoofed_ping(IMAGE, *spoof) == (False, True)
