@@ -265,7 +265,7 @@ TIMER, WRITER, EXPORTER = ("wireguard-mesh-textfile-wg0.timer", "wireguard-mesh-
 MONITORING_CASES = [
     ("none-before-and-now", [], "none", []),
     ("textfile-stays", [TIMER, WRITER], "textfile", []),
-    ("textfile-to-none", [TIMER, WRITER], "none", [TIMER, WRITER]),
+    ("textfile-to-none", [WRITER, TIMER], "none", [TIMER, WRITER]),
     ("textfile-to-exporter", [TIMER, WRITER], "exporter", [TIMER, WRITER]),
     ("exporter-to-textfile", [EXPORTER], "textfile", [EXPORTER]),
 ]
