@@ -45,18 +45,19 @@ def ping_losses(output):
     rtts = []
     sent_at = []  # (moment the request left, RTT) where ping ran with -D
     wraps = 0  # icmp_seq is 16 bits: after 65535 comes 0
+    last = 0
     for match in re.finditer(r"icmp_seq=(\d+) .*time=([\d.]+) ms", output):
         seq = int(match.group(1)) + wraps
-        if answered and seq < max(answered) - 32768:
+        if seq < last - 32768:
             wraps += 65536
             seq += 65536
         answered.add(seq)
+        last = max(last, seq)
         rtts.append(float(match.group(2)))
         stamp = re.match(r"\[(\d+\.\d+)\]", output[output.rfind("\n", 0, match.start()) + 1:match.start()])
         if stamp:
             sent_at.append((float(stamp.group(1)) - rtts[-1] / 1000, rtts[-1]))
     sent = int(re.search(r"(\d+) packets transmitted", output).group(1))
-    last = max(answered) if answered else 0
     return dict(sent=sent, answered=len(answered), lost=sorted(set(range(1, last + 1)) - answered),
                 in_flight=sent - last, avg=round(sum(rtts) / len(rtts), 3) if rtts else None,
                 max=max(rtts) if rtts else None, sent_at=sent_at)
