@@ -6,9 +6,11 @@ import pathlib
 import re
 import subprocess
 
-ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
-INVENTORY = str(ROOT / "inventories" / "lab")
-ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or pathlib.Path(__file__).resolve().parents[3])
+# Another lab than the default one: WGMESH_LAB_INVENTORY (relative to the repository or absolute).
+INVENTORY = str((ROOT / os.environ.get("WGMESH_LAB_INVENTORY", "inventories/lab")).resolve())
+ENV = dict(os.environ, CONTAINERS_CONF=os.environ.get("CONTAINERS_CONF", str(ROOT / "lab" / "containers.conf")),
+           ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH="%s:%s" % (ROOT / ".venv" / "bin", os.environ.get("PATH", "")))
 # Plain output for the recap checks (molecule forces colour), and the converge log (checked
 # for secrets) kept to the converge.
 ENV.pop("ANSIBLE_FORCE_COLOR", None)

@@ -17,7 +17,6 @@ happens during that wait.
 
 import json
 import os
-import pathlib
 import re
 import shutil
 import subprocess
@@ -25,27 +24,13 @@ import time
 
 import pytest
 
-ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or pathlib.Path(__file__).resolve().parents[3])
+from labtools import ENV, INVENTORY, ROOT
+
 LAB = os.environ.get("WGMESH_LAB", "wgmesh")
-INVENTORY = pathlib.Path(os.environ.get("WGMESH_LAB_INVENTORY") or ROOT / "inventories" / "lab")
-if not INVENTORY.is_absolute():
-    INVENTORY = ROOT / INVENTORY
-ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"),
-           ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-# Plain output for the recap checks (molecule forces colour), and the converge log (checked
-# for secrets) kept to the converge.
-ENV.pop("ANSIBLE_FORCE_COLOR", None)
-ENV.pop("ANSIBLE_LOG_PATH", None)
-ENV["ANSIBLE_NOCOLOR"] = "1"
-BIN = ROOT / ".venv" / "bin"
 THRESHOLD = 180           # health.yml's default, the guide's
 TIMER_INTERVAL = 15       # wireguard_mesh_monitoring_interval's default
 TEXTFILE = "/var/lib/prometheus/node-exporter/wireguard_mesh_wg0.prom"
 BLOCK_TABLE = "mon_test_block"
-
-
-def tool(name):
-    return str(BIN / name) if (BIN / name).exists() else name
 
 
 def run(*args, env=None, timeout=600):
@@ -59,7 +44,7 @@ def podman(*args, **kwargs):
 
 def sites():
     """{site: (WAN address, tunnel address)} of the lab's inventory, in inventory order."""
-    proc = run(tool("ansible-inventory"), "-i", str(INVENTORY), "--list")
+    proc = run("ansible-inventory", "-i", str(INVENTORY), "--list")
     assert proc.returncode == 0, proc.stderr[-2000:]
     inventory = json.loads(proc.stdout)
     names = inventory["wireguard_mesh"]["hosts"]
@@ -70,7 +55,7 @@ def sites():
 
 
 def playbook(name, *extra, env=None):
-    return run(tool("ansible-playbook"), "wgmesh.wireguard." + name, "-i", str(INVENTORY), *extra, env=env)
+    return run("ansible-playbook", "wgmesh.wireguard." + name, "-i", str(INVENTORY), *extra, env=env)
 
 
 def health(*extra):

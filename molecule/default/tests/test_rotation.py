@@ -11,28 +11,16 @@ WGMESH_LAB_INDEX (subnets, default 0) and WGMESH_LAB_INVENTORY (default inventor
 
 import hashlib
 import os
-import pathlib
 import re
 import subprocess
 import time
 
 import pytest
 
-from labtools import ping_losses
+from labtools import ENV, INVENTORY, ROOT, ping_losses, podman
 
-ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or pathlib.Path(__file__).resolve().parents[3])
 LAB = os.environ.get("WGMESH_LAB", "wgmesh")
 INDEX = int(os.environ.get("WGMESH_LAB_INDEX", "0"))
-INVENTORY = str((ROOT / os.environ.get("WGMESH_LAB_INVENTORY", "inventories/lab")).resolve())
-VENV_BIN = ROOT / ".venv" / "bin"
-ENV = dict(os.environ, CONTAINERS_CONF=os.environ.get("CONTAINERS_CONF", str(ROOT / "lab" / "containers.conf")),
-           ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-           PATH="%s:%s" % (VENV_BIN, os.environ.get("PATH", "")))
-# Plain output for the recap checks (molecule forces colour), and the converge log (checked
-# for secrets) kept to the converge.
-ENV.pop("ANSIBLE_FORCE_COLOR", None)
-ENV.pop("ANSIBLE_LOG_PATH", None)
-ENV["ANSIBLE_NOCOLOR"] = "1"
 NAMES = ["dublin", "frankfurt", "newyork"]
 SITES = ["%s-%s" % (LAB, name) for name in NAMES]
 TUNNEL = dict((site, "10.99.0.%d" % (i + 1)) for i, site in enumerate(SITES))
@@ -43,10 +31,6 @@ PINGS = [(SITES[0], SITES[1]), (SITES[1], SITES[2]), (SITES[2], SITES[0])]
 RESULTS = ROOT / "benchmarks" / "results" / "rotation.md"
 SWITCH_WINDOW = (-0.05, 0.25)  # seconds around a key switch: requests sent then meet the new key
 STATE = {}
-
-
-def podman(*args, check=False):
-    return subprocess.run(["podman", *args], env=ENV, capture_output=True, text=True, check=check)
 
 
 def on(site, command):

@@ -3,18 +3,17 @@ anti-spoofing rule."""
 
 import os
 import pathlib
-import subprocess
+import sys
 import time
 
-ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")).resolve()
-ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"))
+# The lab helpers of the default scenario (same lab, same podman environment).
+sys.path.insert(0, str(pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or pathlib.Path(__file__).parents[3])
+                       / "molecule" / "default" / "tests"))
+from labtools import podman, spoofed_ping  # noqa: E402 pylint: disable=wrong-import-position
+
 IMAGE = os.environ.get("WGMESH_LAB_IMAGE", "localhost/wgmesh-lab:bookworm")
 SITES = {"wgmesh-dublin": ("10.99.0.1", "10.10.0.10"), "wgmesh-frankfurt": ("10.99.0.2", "10.20.0.10"),
          "wgmesh-newyork": ("10.99.0.3", "10.30.0.10")}
-
-
-def podman(*args):
-    return subprocess.run(["podman", *args], env=ENV, capture_output=True, text=True, check=False)
 
 
 def firewall_cmd(site, *args):
@@ -71,27 +70,16 @@ def test_configuration_survives_a_restart():
     assert ping.returncode == 0, ping.stdout
 
 
-def spoofed_ping(site_wan, tunnel_address, stranger="10.249.0.201"):
-    """A stranger on the WAN routes the tunnel address via the site's WAN address and pings it;
-    also the WAN address. Returns (tunnel address answered, WAN address answered)."""
-    script = ("ip route add %s/32 via %s && ping -c 2 -W 1 -q %s; echo tunnel=$?; ping -c 1 -W 2 -q %s; echo wan=$?"
-              % (tunnel_address, site_wan, tunnel_address, site_wan))
-    proc = podman("run", "--rm", "--network", "wgmesh-wan:ip=%s" % stranger, "--cap-add", "NET_ADMIN", IMAGE,
-                  "bash", "-c", script)
-    assert "tunnel=" in proc.stdout and "wan=" in proc.stdout, proc.stdout + proc.stderr
-    return "tunnel=0" in proc.stdout, "wan=0" in proc.stdout
-
-
 def test_packets_for_the_tunnel_address_from_outside_the_tunnel_are_dropped():
     rule = 'rule family="ipv4" destination address="10.99.0.3" drop'
     assert rule in firewall_cmd("wgmesh-newyork", "--permanent", "--list-rich-rules").splitlines()
     assert rule in firewall_cmd("wgmesh-newyork", "--list-rich-rules").splitlines()
-    assert spoofed_ping("10.249.0.13", "10.99.0.3") == (False, True)
+    assert spoofed_ping(IMAGE, "wgmesh-wan", "10.249.0.201", "10.249.0.13", "10.99.0.3") == (False, True)
     # The control: without the rule (runtime only) newyork answers; a reload restores it. Another
     # stranger: firewalld accepts packets of a tracked (answered) flow before any zone rule.
     firewall_cmd("wgmesh-newyork", "--remove-rich-rule", rule)
     try:
-        assert spoofed_ping("10.249.0.13", "10.99.0.3", stranger="10.249.0.202") == (True, True)
+        assert spoofed_ping(IMAGE, "wgmesh-wan", "10.249.0.202", "10.249.0.13", "10.99.0.3") == (True, True)
     finally:
         firewall_cmd("wgmesh-newyork", "--reload")
-    assert spoofed_ping("10.249.0.13", "10.99.0.3") == (False, True)
+    assert spoofed_ping(IMAGE, "wgmesh-wan", "10.249.0.201", "10.249.0.13", "10.99.0.3") == (False, True)
