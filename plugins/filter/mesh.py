@@ -3,9 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters of the mesh model (documented in the <filter name>.yml files next to this one).
 
-Thin wrappers around ``plugins/plugin_utils/mesh.py``: plain types in and out, and every
-error is an AnsibleFilterError that names the filter. netaddr is imported only when a
-filter runs.
+Thin wrappers around ``plugins/plugin_utils/`` (``model``, ``validate``, ``psk_plan``): plain
+types in and out, and every error is an AnsibleFilterError that names the filter.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,7 +15,9 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import mesh as _mesh
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model as _model
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import psk_plan as _psk
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.validate import validate as _validate
 
 
 def _wrap(name, func):
@@ -26,54 +27,54 @@ def _wrap(name, func):
             return func(*args, **kwargs)
         except AnsibleFilterError:
             raise
-        except (_mesh.MeshError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise AnsibleFilterError('%s: %s' % (name, exc))
     return filter_function
 
 
 def mesh_sites(names, hostvars, defaults=None):
     """Site dicts from the wireguard_mesh_* variables of the hosts ``names``."""
-    return _mesh.sites(names, hostvars, defaults)
+    return _model.sites(names, hostvars, defaults)
 
 
 def mesh_settings(names, hostvars, defaults=None):
     """Mesh-wide settings of the sites and the problems of sites that disagree."""
-    return _mesh.settings(names, hostvars, defaults)
+    return _model.settings(names, hostvars, defaults)
 
 
 def mesh_peers(sites, site_name, public_keys=None, keepalive=25, psk_dir=None):
     """The peers of one site."""
-    return _mesh.peers(sites, site_name, public_keys, keepalive, psk_dir)
+    return _model.peers(sites, site_name, public_keys, keepalive, psk_dir)
 
 
 def mesh_pairs(sites_or_names):
     """Canonical unordered pairs [a, b], a < b."""
-    return _mesh.pairs(sites_or_names)
+    return _model.pairs(sites_or_names)
 
 
 def mesh_mtu(sites, mtu=0):
     """Tunnel MTU."""
-    return _mesh.mtu(sites, mtu)
+    return _model.mtu(sites, mtu)
 
 
 def mesh_validate(sites, network, network6='', interface='wg0', mtu=0, group='wireguard_mesh', keepalive=None):
     """Every problem of the mesh as a list of strings (empty = fine)."""
-    return _mesh.validate(sites, network, network6, interface, mtu, group, keepalive)
+    return _validate(sites, network, network6, interface, mtu, group, keepalive)
 
 
 def psk_plan(pairs, reports):
     """Which PSKs to read from which site."""
-    return _mesh.psk_plan(pairs, reports)
+    return _psk.psk_plan(pairs, reports)
 
 
 def psk_peers(names, exclude=None):
     """Peer items for the wg_psk module."""
-    return _mesh.psk_peers(names, exclude)
+    return _psk.psk_peers(names, exclude)
 
 
 def psk_writes(pairs, reports, contents=None):
     """Which PSKs each site writes (fresh ones generated here)."""
-    return _mesh.psk_writes(pairs, reports, contents)
+    return _psk.psk_writes(pairs, reports, contents)
 
 
 class FilterModule(object):

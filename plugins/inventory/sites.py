@@ -67,7 +67,9 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.inventory import BaseInventoryPlugin
 
-_DATA_NAME_RE = re.compile(r'(^|\.)sites\.(json|ya?ml)$')
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import split_endpoint
+
+_DATA_NAME_RE = re.compile(r'(^|\.)sites\.(json|ya?ml)\Z')
 _CONFIG_EXT = ('.yml', '.yaml')
 _SITE_FIELDS = ('name', 'endpoint', 'tunnel_ip', 'tunnel_ip6', 'lan_cidr', 'public_key', 'port', 'underlay_mtu')
 _MESH_FIELDS = {
@@ -78,21 +80,6 @@ _MESH_FIELDS = {
     'mtu': 'wireguard_mesh_mtu',
     'port': 'wireguard_mesh_port',
 }
-
-
-def split_endpoint(endpoint):
-    """('host', port or None) of 'host', 'host:port', '[v6]:port' or a bare IPv6 address."""
-    endpoint = (endpoint or '').strip()
-    if not endpoint:
-        return '', None
-    match = re.match(r'^\[([^\]]+)\](?::([0-9]+))?$', endpoint)
-    if match:
-        return match.group(1), (int(match.group(2)) if match.group(2) else None)
-    if endpoint.count(':') == 1:
-        host, port = endpoint.split(':')
-        if re.match(r'^[0-9]+$', port):
-            return host, int(port)
-    return endpoint, None
 
 
 def site_vars(site, where):
@@ -107,7 +94,10 @@ def site_vars(site, where):
     if not isinstance(name, str) or not name.strip():
         raise ValueError('%s has no name' % where)
     vars_ = {}
-    host, port = split_endpoint(site.get('endpoint'))
+    try:
+        host, port = split_endpoint(site.get('endpoint'), port_required=False)
+    except ValueError as exc:
+        raise ValueError("site '%s': %s (the endpoint field is host, host:port or [IPv6]:port)" % (name, exc))
     vars_['wireguard_mesh_endpoint'] = host
     given_port = site.get('port')
     if given_port not in (None, ''):

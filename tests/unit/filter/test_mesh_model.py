@@ -16,7 +16,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.wgmesh.wireguard.plugins.filter.mesh import FilterModule
-from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import mesh as model
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model
 
 COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '.collections'))
 F = FilterModule().filters()
@@ -129,7 +129,7 @@ def test_psk_dir_adds_preshared_key_paths():
 
 
 def test_peers_follow_changes_of_the_sites_list():
-    """The per-sites cache must notice a changed list, even when mutated in place."""
+    """Nothing is cached between calls: a list changed in place gives the new peers."""
     sites = guide()
     assert mesh_peers(sites, 'dublin')[0]['allowed_ips'] == ['10.99.0.2/32', '10.20.0.0/24']
     sites[1]['lan_cidrs'].append('10.21.0.0/24')
@@ -196,12 +196,17 @@ def test_filter_errors_name_the_filter():
         psk_plan([['a']], {})
 
 
-def test_netaddr_is_imported_only_when_a_filter_runs():
+def test_filters_need_no_netaddr():
+    """Addresses are parsed with the stdlib (module_utils/addresses.py), as on the nodes."""
     code = ('import sys; sys.path.insert(0, %r)\n'
+            'sys.modules["netaddr"] = None  # importing it now fails\n'
             'from ansible_collections.wgmesh.wireguard.plugins.filter import mesh\n'
-            'assert "netaddr" not in sys.modules, "imported at load time"\n'
-            'mesh.FilterModule().filters()["mesh_validate"]([], "10.99.0.0/24")\n'
-            'assert "netaddr" in sys.modules\n' % COLLECTIONS)
+            'f = mesh.FilterModule().filters()\n'
+            'sites = [{"name": "a", "address": "10.99.0.1", "address6": "fd99::1", "endpoint": "2001:db8::1",\n'
+            '          "lan_cidrs": ["10.1.0.0/24"], "port": 51820}, {"name": "b", "address": "10.99.0.2",\n'
+            '          "address6": "fd99::2", "endpoint": "", "lan_cidrs": [], "port": 51820}]\n'
+            'assert f["mesh_validate"](sites, "10.99.0.0/24", "fd99::/64") == []\n'
+            'assert f["mesh_peers"](sites, "b")[0]["endpoint"] == "[2001:db8::1]:51820"\n' % COLLECTIONS)
     subprocess.check_call([sys.executable, '-c', code], cwd=os.path.dirname(__file__))
 
 
@@ -251,7 +256,8 @@ BAD = [
     ('network with host bits', guide(), {'network': '10.99.0.1/24'},
      ['wireguard_mesh_network 10.99.0.1/24 has host bits set: write it as 10.99.0.0/24.']),
     ('network malformed', guide(), {'network': '10.99.0/24'},
-     ["wireguard_mesh_network '10.99.0/24' is not a CIDR: 10.99.0 is not an IP address."]),
+     ["wireguard_mesh_network '10.99.0/24' is not a CIDR: 10.99.0 is not an IP address; write it as "
+      "ADDRESS/PREFIX, e.g. 10.99.0.0/24."]),
     ('lan host bits', _mod(dublin={'lan_cidrs': ['10.10.0.1/24']}), {},
      ["site 'dublin': wireguard_mesh_lan_cidrs entry 10.10.0.1/24 has host bits set: write it as 10.10.0.0/24."]),
     ('lan malformed', _mod(dublin={'lan_cidrs': ['10.10.0.0/33']}), {},

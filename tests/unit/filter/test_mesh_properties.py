@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Property tests of the mesh model (hypothesis), checked against the stdlib ipaddress module."""
+"""Property tests of the mesh model (hypothesis), checked against brute force and the stdlib ipaddress module."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,6 +13,7 @@ import re
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.wgmesh.wireguard.plugins.filter.mesh import FilterModule
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model
 
 F = FilterModule().filters()
 
@@ -56,6 +57,8 @@ def test_random_valid_mesh_is_symmetric_and_non_overlapping(mesh):
     assert F['mesh_validate'](sites, '10.99.0.0/24', mesh['network6']) == []
     names = [s['name'] for s in sites]
     peers = dict((n, F['mesh_peers'](sites, n, {}, mesh['keepalive'])) for n in names)
+    # the whole mesh at once (parsed once) is the same as site by site
+    assert model.peers_by_site(sites, {}, mesh['keepalive']) == peers
     by_site = dict((s['name'], s) for s in sites)
     for a in names:
         listed = dict((p['name'], p) for p in peers[a])

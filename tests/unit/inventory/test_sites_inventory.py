@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from ansible_collections.wgmesh.wireguard.plugins.inventory.sites import InventoryModule, parse_sites, split_endpoint
+from ansible_collections.wgmesh.wireguard.plugins.inventory.sites import InventoryModule, parse_sites
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import split_endpoint
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 BIN = os.path.dirname(sys.executable)
@@ -69,11 +70,14 @@ def test_guide_format_list_and_mapping():
     ('vpn.example.com:4500', ('vpn.example.com', 4500)),
     ('2001:db8::1', ('2001:db8::1', None)),
     ('[2001:db8::1]:51820', ('2001:db8::1', 51820)),
+    ('[2001:db8::1]', ('2001:db8::1', None)),
+    (' vpn.example.com ', ('vpn.example.com', None)),
     ('', ('', None)),
     (None, ('', None)),
 ])
 def test_split_endpoint(endpoint, expected):
-    assert split_endpoint(endpoint) == expected
+    """The guide's endpoint field: the port is optional (module_utils/endpoint.py, shared with the nodes)."""
+    assert split_endpoint(endpoint, port_required=False) == expected
 
 
 @pytest.mark.parametrize('data, message', [
@@ -84,6 +88,14 @@ def test_split_endpoint(endpoint, expected):
     ([{'name': 'a'}], "site 'a' has no tunnel_ip"),
     ([{'name': 'a', 'tunnel_ip': '10.99.0.1'}, {'name': 'a', 'tunnel_ip': '10.99.0.2'}], "site 'a' appears twice"),
     ([{'name': 'a', 'tunnel_ip': '10.99.0.1', 'endpoint': '1.2.3.4:1', 'port': 2}], 'give one port'),
+    # a port that is not one fails here, naming the site (it used to pass through, or become port 0)
+    ([{'name': 'a', 'tunnel_ip': '10.99.0.1', 'endpoint': '1.2.3.4:0'}],
+     "site 'a': endpoint '1.2.3.4:0': the port must be a number from 1 to 65535"),
+    ([{'name': 'a', 'tunnel_ip': '10.99.0.1', 'endpoint': 'vpn.example.com:70000'}], "site 'a': endpoint"),
+    ([{'name': 'a', 'tunnel_ip': '10.99.0.1', 'endpoint': 'vpn.example.com:http'}], 'the port must be a number'),
+    ([{'name': 'a', 'tunnel_ip': '10.99.0.1', 'endpoint': ':51820'}], "site 'a': endpoint ':51820' must be"),
+    ([{'name': 'a', 'tunnel_ip': '10.99.0.1', 'endpoint': '[2001:db8::1]51820'}], '"[address]:port"'),
+    ([{'name': 'a', 'tunnel_ip': '10.99.0.1', 'endpoint': 51820}], "site 'a': endpoint 51820 must be text such as \"host:port\", not int"),
     ({'sites': [], 'netwrok': 'x'}, 'unknown top-level field(s) netwrok'),
 ])
 def test_bad_sites_files(data, message):
