@@ -5,7 +5,8 @@
 
 Files: ``<path>`` (current key), ``<path>.next`` (staged key), ``<path>.prev``
 (the key replaced by the last activation, kept until commit or rollback).
-Only public keys leave this file.
+Only public keys leave this file. :class:`KeyStep` is the rotation step that wg_peer
+runs together with its ``wg set``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -144,6 +145,51 @@ class KeyPair(object):
             out['diff'] = dict(before=self.before, after=self.describe(),
                                before_header=self.path, after_header=self.path)
         return out
+
+
+class KeyStep(object):
+    """The wg_keypair rotation step (activate/rollback) that goes with one wg_peer call.
+
+    The files are renamed just before ``wg set`` runs and restored when it fails, so the key
+    file and the live interface change together.
+    """
+
+    def __init__(self, module, path, step):
+        self.pair = KeyPair(module, path)
+        self.step = step
+        self.done = False
+        self.had_key = False
+        if step == 'activate' and self.pair.exists(self.pair.next_path) and self.pair.exists(self.pair.prev_path):
+            raise SecretFileError(
+                '%s still exists from an earlier activation: run wg_keypair with rotation=commit (keep the current '
+                'key) or rotation=rollback (go back to it) before activating %s'
+                % (self.pair.prev_path, self.pair.next_path))
+
+    def public_key_after(self):
+        """Public key that ``path`` holds after the step (None when it has no key at all)."""
+        pair = self.pair
+        if self.step == 'activate' and pair.exists(pair.next_path):
+            return pair.public[pair.next_path]
+        if self.step == 'rollback' and pair.exists(pair.prev_path):
+            return pair.public[pair.prev_path]
+        return pair.public[pair.path]
+
+    def apply(self):
+        before = self.pair.changed
+        if self.step == 'activate':
+            self.pair.activate()
+        elif self.step == 'rollback':
+            self.pair.rollback()
+        self.done = self.pair.changed and not before
+        self.had_key = self.step == 'activate' and self.done and self.pair.exists(self.pair.prev_path)
+        return self.pair.changed
+
+    def undo(self):
+        """Put the files back after a failed ``wg set`` (activate only; rollback discards a key)."""
+        if self.done and self.step == 'activate':
+            os.rename(self.pair.path, self.pair.next_path)
+            if self.had_key:
+                os.rename(self.pair.prev_path, self.pair.path)
 
 
 def run_keypair(module):

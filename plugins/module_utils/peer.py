@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: wgmesh maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Logic of the wg_peer and wg_info modules: reconcile / read a live WireGuard interface.
+"""Logic of the wg_peer module: reconcile the peers of a live WireGuard interface.
 
 All peer changes of one call go into ONE ``wg set`` argument list, so moving AllowedIPs
 from an old public key to a new one is atomic. PSKs and private keys are passed as file
@@ -12,45 +12,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
-import os
-import re
 import socket
 import time
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import wg
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.secretfile import SecretFileError, read_secret
-from ansible_collections.wgmesh.wireguard.plugins.module_utils.keypair import KeyPair, load_public_key
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.keypair import KeyStep, load_public_key
 
-IFACE_RE = re.compile(r'^[A-Za-z0-9_=+.-]{1,15}$')
 NO_PSK = '/dev/null'
-
-INFO_ARGUMENT_SPEC = dict(
-    interface=dict(type='str', default='wg0'),
-    ping=dict(type='list', elements='str', default=[]),
-    ping_timeout=dict(type='int', default=5),
-)
-
-# One echo to each address, all at once; prints the addresses that did not answer.
-PING_SCRIPT = 'for a in "$@"; do (ping -c 1 -w "$WGMESH_PING_TIMEOUT" -q "$a" >/dev/null 2>&1 || echo "$a") & done; wait'
-
-
-def ping_addresses(module, addresses, timeout):
-    """The addresses that did not answer one ICMP echo within ``timeout`` seconds."""
-    for address in addresses:
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            raise ValueError('ping address %r is not an IPv4 or IPv6 address' % (address,))
-    if not addresses:
-        return []
-    rc, out, err = module.run_command(['/bin/sh', '-c', PING_SCRIPT, 'wgmesh-ping'] + list(addresses),
-                                      environ_update={'WGMESH_PING_TIMEOUT': str(max(1, timeout))})
-    if rc != 0:
-        raise wg.WgError('could not run ping: %s' % (err.strip() or out.strip()))
-    return sorted(line.strip() for line in out.splitlines() if line.strip())
-
 
 PEER_ARGUMENT_SPEC = dict(
     interface=dict(type='str', default='wg0'),
@@ -72,11 +42,6 @@ PEER_ARGUMENT_SPEC = dict(
 
 # A switch time further away than this is a mistake (seconds, vs the node's clock).
 MAX_SWITCH_WAIT = 600
-
-
-def check_interface(name):
-    if not IFACE_RE.match(name or ''):
-        raise ValueError('interface %r is not a valid interface name (1 to 15 of A-Z a-z 0-9 _ = + . -)' % name)
 
 
 # ---------------------------------------------------------------------------- desired state
@@ -153,6 +118,8 @@ class Plan(object):
         self.added = []
         self.updated = []
         self.removed = []
+        # Peers whose next handshake must be newer than this call to prove the pair works.
+        self.fresh = []
         self.changes = {}
         self.routes_added = []
         self.routes_removed = []
@@ -180,6 +147,61 @@ def _view(peer, name, psk_set):
                 persistent_keepalive=peer.get('persistent_keepalive') or 0, preshared_key=psk_set)
 
 
+def _new_peer_args(peer, resolve):
+    """``wg set`` arguments of a peer the interface does not have yet."""
+    args = []
+    if peer['preshared_key_path']:
+        args += ['preshared-key', peer['preshared_key_path']]
+    if peer['endpoint']:
+        resolve(peer['endpoint'])  # fail now on names that do not resolve
+        args += ['endpoint', peer['endpoint']]
+    if peer['persistent_keepalive']:
+        args += ['persistent-keepalive', str(peer['persistent_keepalive'])]
+    if peer['allowed_ips']:
+        args += ['allowed-ips', ','.join(peer['allowed_ips'])]
+    return args
+
+
+def _update_args(peer, current, after, psk_differs, want_psk, resolve):
+    """``(args, changes)`` turning the live peer ``current`` into ``peer``; updates the view ``after``."""
+    args = []
+    changes = []
+    if psk_differs:
+        args += ['preshared-key', peer['preshared_key_path'] or NO_PSK]
+        after['preshared_key'] = bool(want_psk)
+        changes.append('preshared key %s' % ('changed' if want_psk else 'removed'))
+    if peer['endpoint'] and current['endpoint'] not in resolve(peer['endpoint']):
+        args += ['endpoint', peer['endpoint']]
+        after['endpoint'] = peer['endpoint']
+        changes.append('endpoint %s -> %s' % (current['endpoint'], peer['endpoint']))
+    if peer['persistent_keepalive'] != current['persistent_keepalive']:
+        args += ['persistent-keepalive', str(peer['persistent_keepalive'] or 'off')]
+        after['persistent_keepalive'] = peer['persistent_keepalive']
+        changes.append('persistent keepalive %s -> %s'
+                       % (current['persistent_keepalive'], peer['persistent_keepalive']))
+    if wg.sort_cidrs(current['allowed_ips']) != peer['allowed_ips']:
+        args += ['allowed-ips', ','.join(peer['allowed_ips'])]
+        after['allowed_ips'] = list(peer['allowed_ips'])
+        changes.append('allowed IPs %s -> %s' % (','.join(current['allowed_ips']) or '(none)',
+                                                 ','.join(peer['allowed_ips']) or '(none)'))
+    return args, changes
+
+
+def _plan_unlisted(plan, live, desired, exclusive):
+    """Live peers that are not listed: removed with ``exclusive``, else kept as they are."""
+    wanted_keys = set(peer['public_key'] for peer in desired)
+    for peer in live['peers']:
+        key = peer['public_key']
+        if key in wanted_keys:
+            continue
+        if exclusive:
+            plan.peer_args += ['peer', key, 'remove']
+            plan.removed.append(key)
+            plan.changes[key] = ['removed']
+        else:
+            plan.after[key] = dict(plan.before[key])
+
+
 def plan_peers(interface, desired, live, live_psks, psk_contents, exclusive=False,
                private_key_path=None, private_public_key=None, resolve=wg.resolve_endpoint):
     """Compare the desired peers with the live state and return a :class:`Plan`.
@@ -196,68 +218,36 @@ def plan_peers(interface, desired, live, live_psks, psk_contents, exclusive=Fals
     live_by_key = dict((p['public_key'], p) for p in live['peers'])
     for peer in live['peers']:
         plan.before[peer['public_key']] = _view(peer, peer['public_key'], peer['preshared_key_set'])
-    wanted_keys = set()
     for peer in desired:
-        key = peer['public_key']
+        key, name = peer['public_key'], peer['name']
         if key == own_key:
             raise ValueError('peer %s has the public key of interface %s itself: a node is not its own peer; '
-                             'check the key files and the peer list' % (peer['name'], interface))
-        wanted_keys.add(key)
+                             'check the key files and the peer list' % (name, interface))
         if key in plan.before:
-            plan.before[key]['name'] = peer['name']
+            plan.before[key]['name'] = name
         current = live_by_key.get(key)
         want_psk = psk_contents.get(key)
-        args = []
-        changes = []
         if current is None:
-            if peer['preshared_key_path']:
-                args += ['preshared-key', peer['preshared_key_path']]
-            if peer['endpoint']:
-                resolve(peer['endpoint'])  # fail now on names that do not resolve
-                args += ['endpoint', peer['endpoint']]
-            if peer['persistent_keepalive']:
-                args += ['persistent-keepalive', str(peer['persistent_keepalive'])]
-            if peer['allowed_ips']:
-                args += ['allowed-ips', ','.join(peer['allowed_ips'])]
-            after = _view(peer, peer['name'], bool(want_psk))
-            plan.added.append(peer['name'])
-            changes.append('added')
+            args, changes = _new_peer_args(peer, resolve), ['added']
+            plan.after[key] = _view(peer, name, bool(want_psk))
+            plan.added.append(name)
+            plan.fresh.append(name)
         else:
-            after = _view(current, peer['name'], current['preshared_key_set'])
-            if not keys.keys_equal(live_psks.get(key), want_psk):
-                args += ['preshared-key', peer['preshared_key_path'] or NO_PSK]
-                after['preshared_key'] = bool(want_psk)
-                changes.append('preshared key %s' % ('changed' if want_psk else 'removed'))
-            if peer['endpoint'] and current['endpoint'] not in resolve(peer['endpoint']):
-                args += ['endpoint', peer['endpoint']]
-                after['endpoint'] = peer['endpoint']
-                changes.append('endpoint %s -> %s' % (current['endpoint'], peer['endpoint']))
-            if peer['persistent_keepalive'] != current['persistent_keepalive']:
-                args += ['persistent-keepalive', str(peer['persistent_keepalive'] or 'off')]
-                after['persistent_keepalive'] = peer['persistent_keepalive']
-                changes.append('persistent keepalive %s -> %s'
-                               % (current['persistent_keepalive'], peer['persistent_keepalive']))
-            if wg.sort_cidrs(current['allowed_ips']) != peer['allowed_ips']:
-                args += ['allowed-ips', ','.join(peer['allowed_ips'])]
-                after['allowed_ips'] = list(peer['allowed_ips'])
-                changes.append('allowed IPs %s -> %s' % (','.join(current['allowed_ips']) or '(none)',
-                                                         ','.join(peer['allowed_ips']) or '(none)'))
+            plan.after[key] = _view(current, name, current['preshared_key_set'])
+            psk_differs = not keys.keys_equal(live_psks.get(key), want_psk)
+            args, changes = _update_args(peer, current, plan.after[key], psk_differs, want_psk, resolve)
             if changes:
-                plan.updated.append(peer['name'])
-        plan.after[key] = after
+                plan.updated.append(name)
+            if psk_differs:
+                # The running session outlives a PSK change: only a new handshake shows both ends agree.
+                plan.fresh.append(name)
         if args or current is None:
             plan.peer_args += ['peer', key] + args
-            plan.changes[peer['name']] = changes
-    for peer in live['peers']:
-        key = peer['public_key']
-        if key in wanted_keys:
-            continue
-        if exclusive:
-            plan.peer_args += ['peer', key, 'remove']
-            plan.removed.append(key)
-            plan.changes[key] = ['removed']
-        else:
-            plan.after[key] = dict(plan.before[key])
+            plan.changes[name] = changes
+    _plan_unlisted(plan, live, desired, exclusive)
+    if plan.device_args:
+        # A new private key ends every session: each listed peer must handshake again.
+        plan.fresh = [peer['name'] for peer in desired]
     return plan
 
 
@@ -289,48 +279,6 @@ def describe(interface, views, routes):
 
 
 # ---------------------------------------------------------------------------- modules
-
-class KeyStep(object):
-    """The wg_keypair rotation step (activate/rollback) that goes with one wg_peer call.
-
-    The files are renamed just before ``wg set`` runs and restored when it fails, so the key
-    file and the live interface change together.
-    """
-
-    def __init__(self, module, path, step):
-        self.pair = KeyPair(module, path)
-        self.step = step
-        self.done = False
-        if step == 'activate' and self.pair.exists(self.pair.next_path) and self.pair.exists(self.pair.prev_path):
-            raise SecretFileError(
-                '%s still exists from an earlier activation: run wg_keypair with rotation=commit (keep the current '
-                'key) or rotation=rollback (go back to it) before activating %s'
-                % (self.pair.prev_path, self.pair.next_path))
-
-    def public_key_after(self):
-        """Public key that ``path`` holds after the step (None when it has no key at all)."""
-        pair = self.pair
-        if self.step == 'activate' and pair.exists(pair.next_path):
-            return pair.public[pair.next_path]
-        if self.step == 'rollback' and pair.exists(pair.prev_path):
-            return pair.public[pair.prev_path]
-        return pair.public[pair.path]
-
-    def apply(self):
-        before = self.pair.changed
-        if self.step == 'activate':
-            self.pair.activate()
-        elif self.step == 'rollback':
-            self.pair.rollback()
-        self.done = self.pair.changed and not before
-        return self.pair.changed
-
-    def undo(self):
-        """Put the files back after a failed ``wg set`` (activate only; rollback discards a key)."""
-        if self.done and self.step == 'activate':
-            os.rename(self.pair.path, self.pair.next_path)
-            os.rename(self.pair.prev_path, self.pair.path)
-
 
 def start_handshakes(desired):
     """One empty UDP datagram (port 9, discard) to the first allowed IP of each peer.
@@ -372,69 +320,82 @@ def wait_until(switch_at, now=time.time, sleep=time.sleep):
     return -delay
 
 
+def _private_key(module, params):
+    """``(key step or None, public key the interface must use or None)``."""
+    path = params['private_key_path']
+    if params['key_rotation'] != 'none':
+        if not path:
+            raise ValueError('key_rotation=%s needs private_key_path (the key file that wg_keypair manages)'
+                             % params['key_rotation'])
+        key_step = KeyStep(module, path, params['key_rotation'])
+        public_key = key_step.public_key_after()
+    elif path:
+        key_step, public_key = None, load_public_key(path)
+    else:
+        return None, None
+    if public_key is None:
+        raise SecretFileError('private_key_path %s does not exist: create it with '
+                              'wgmesh.wireguard.wg_keypair first' % path)
+    return key_step, public_key
+
+
+def _plan(module, params, desired, private_public_key):
+    """Read the live state and the PSK files and plan the peers and routes."""
+    interface = params['interface']
+    psk_contents = load_psks(desired)
+    live, live_psks = wg.read_dump(module, interface, keep_psks=True)
+    if live is None:
+        raise wg.WgError('interface %s does not exist: bring it up first (wg-quick up %s or '
+                         'systemctl start wg-quick@%s)' % (interface, interface, interface))
+    plan = plan_peers(interface, desired, live, live_psks, psk_contents, exclusive=params['exclusive'],
+                      private_key_path=params['private_key_path'], private_public_key=private_public_key)
+    del live_psks, psk_contents
+    if params['routes']:
+        routes = wg.read_routes(module, interface)
+        wanted, gone = allowed_ip_sets(plan)
+        plan.routes_added, plan.routes_removed, plan.routes_skipped = wg.plan_routes(routes, wanted, gone)
+        if plan.routes_skipped:
+            module.warn('wg_peer does not add default routes (%s) on %s; use wg-quick for a default route'
+                        % (', '.join(plan.routes_skipped), interface))
+    return plan
+
+
+def _switch(module, params, plan, argv, key_step, desired):
+    """Make the planned change at ``switch_at``: ``(switched_at, late, key_changed, handshakes)``."""
+    interface = params['interface']
+    # Everything is read and planned: only the switch itself happens at switch_at.
+    late = wait_until(params['switch_at'])
+    switched_at = time.time()
+    key_changed = key_step.apply() if key_step is not None else False
+    if argv:
+        try:
+            wg.run_checked(module, argv, 'wg set %s' % interface)
+        except wg.WgError:
+            if key_step is not None:
+                key_step.undo()
+            raise
+    if plan.routes_added or plan.routes_removed:
+        for command in wg.route_commands(wg.ip_bin(module), interface, plan.routes_added, plan.routes_removed):
+            wg.run_checked(module, command, 'route change on %s' % interface)
+    handshakes = start_handshakes(desired) if params['start_handshakes'] and plan.changed else []
+    return switched_at, late, key_changed, handshakes
+
+
 def run_peer(module):
     """Entry point of the wg_peer module."""
     params = module.params
     interface = params['interface']
-    key_step = None
-    switched_at = None
-    late = None
+    switched_at = late = None
     key_changed = False
     handshakes = []
     try:
-        check_interface(interface)
+        wg.check_interface(interface)
         desired = normalize_peers(params['peers'] or [])
-        private_public_key = None
-        if params['key_rotation'] != 'none':
-            if not params['private_key_path']:
-                raise ValueError('key_rotation=%s needs private_key_path (the key file that wg_keypair manages)'
-                                 % params['key_rotation'])
-            key_step = KeyStep(module, params['private_key_path'], params['key_rotation'])
-            private_public_key = key_step.public_key_after()
-            if private_public_key is None:
-                raise SecretFileError('private_key_path %s does not exist: create it with '
-                                      'wgmesh.wireguard.wg_keypair first' % params['private_key_path'])
-        elif params['private_key_path']:
-            private_public_key = load_public_key(params['private_key_path'])
-            if private_public_key is None:
-                raise SecretFileError('private_key_path %s does not exist: create it with '
-                                      'wgmesh.wireguard.wg_keypair first' % params['private_key_path'])
-        psk_contents = load_psks(desired)
-        live, live_psks = wg.read_dump(module, interface, keep_psks=True)
-        if live is None:
-            raise wg.WgError('interface %s does not exist: bring it up first (wg-quick up %s or '
-                             'systemctl start wg-quick@%s)' % (interface, interface, interface))
-        plan = plan_peers(interface, desired, live, live_psks, psk_contents, exclusive=params['exclusive'],
-                          private_key_path=params['private_key_path'], private_public_key=private_public_key)
-        del live_psks, psk_contents
-        if params['routes']:
-            routes = wg.read_routes(module, interface)
-            wanted, gone = allowed_ip_sets(plan)
-            plan.routes_added, plan.routes_removed, plan.routes_skipped = wg.plan_routes(routes, wanted, gone)
-            if plan.routes_skipped:
-                module.warn('wg_peer does not add default routes (%s) on %s; use wg-quick for a default route'
-                            % (', '.join(plan.routes_skipped), interface))
-        wg_bin = wg.wg_bin(module)
-        argv = plan.set_argv(wg_bin)
+        key_step, private_public_key = _private_key(module, params)
+        plan = _plan(module, params, desired, private_public_key)
+        argv = plan.set_argv(wg.wg_bin(module))
         if not module.check_mode:
-            # Everything is read and planned: only the switch itself happens at switch_at.
-            late = wait_until(params['switch_at'])
-            switched_at = time.time()
-            if key_step is not None:
-                key_changed = key_step.apply()
-            if argv:
-                try:
-                    wg.run_checked(module, argv, 'wg set %s' % interface)
-                except wg.WgError:
-                    if key_step is not None:
-                        key_step.undo()
-                    raise
-            if plan.routes_added or plan.routes_removed:
-                for command in wg.route_commands(wg.ip_bin(module), interface, plan.routes_added,
-                                                 plan.routes_removed):
-                    wg.run_checked(module, command, 'route change on %s' % interface)
-            if params['start_handshakes'] and plan.changed:
-                handshakes = start_handshakes(desired)
+            switched_at, late, key_changed, handshakes = _switch(module, params, plan, argv, key_step, desired)
         elif key_step is not None:
             key_changed = key_step.public_key_after() != key_step.pair.public[key_step.pair.path]
     except (ValueError, SecretFileError, wg.WgError) as exc:
@@ -442,24 +403,9 @@ def run_peer(module):
     result = dict(changed=plan.changed or key_changed, interface=interface, added=plan.added, updated=plan.updated,
                   removed=plan.removed, changes=plan.changes, routes_added=plan.routes_added,
                   routes_removed=plan.routes_removed, command=argv, switched_at=switched_at,
-                  switch_late=late, handshakes_started=handshakes)
+                  switch_late=late, handshakes_started=handshakes, fresh=plan.fresh)
     if module._diff:
         result['diff'] = dict(before=describe(interface, plan.before, plan.routes_removed),
                               after=describe(interface, plan.after, plan.routes_added),
                               before_header=interface, after_header=interface)
     return result
-
-
-def run_info(module):
-    """Entry point of the wg_info module."""
-    interface = module.params['interface']
-    try:
-        check_interface(interface)
-        unreachable = ping_addresses(module, module.params['ping'], module.params['ping_timeout'])
-        info, _psks = wg.read_dump(module, interface)
-    except (ValueError, wg.WgError) as exc:
-        module.fail_json(msg=str(exc), interface=interface)
-    if info is None:
-        return dict(changed=False, exists=False, interface=None, peers=[], unreachable=unreachable)
-    return dict(changed=False, exists=True, interface=info['interface'], peers=info['peers'],
-                unreachable=unreachable)

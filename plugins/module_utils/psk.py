@@ -20,7 +20,7 @@ from ansible_collections.wgmesh.wireguard.plugins.module_utils.secretfile import
 )
 
 PSK_SUFFIX = '.psk'
-NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
+NAME_RE = re.compile(r'[A-Za-z0-9_.-]+')
 
 ARGUMENT_SPEC = dict(
     directory=dict(type='path', default='/etc/wireguard/psk'),
@@ -43,7 +43,7 @@ def check_names(peers):
     seen = set()
     for index, peer in enumerate(peers):
         name = peer['name']
-        if not NAME_RE.match(name or '') or name in ('.', '..'):
+        if not NAME_RE.fullmatch(name or '') or name in ('.', '..'):
             problems.append('peers[%d].name %r may only hold letters, digits, "_", "." and "-" (it names the '
                             'file <name>.psk): use the peer site name' % (index, name))
         elif name in seen:

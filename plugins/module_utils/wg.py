@@ -15,14 +15,30 @@ __metaclass__ = type
 import ipaddress
 import json
 import os
+import re
 import socket
 import time
+
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.addresses import parse_ip
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import format_endpoint, split_endpoint
 
 NONE = '(none)'
 
 
 class WgError(Exception):
     """A live-state operation failed; the message says what to do."""
+
+
+IFACE_RE = re.compile(r'[A-Za-z0-9_=+.-]{1,15}')
+
+
+def check_interface(name):
+    """ValueError unless ``name`` is a whole valid interface name (a trailing newline does not pass).
+
+    The kernel refuses "." and "..", and they would name directories in paths built from the name.
+    """
+    if not isinstance(name, str) or not IFACE_RE.fullmatch(name) or name in ('.', '..'):
+        raise ValueError('interface %r is not a valid interface name (1 to 15 of A-Z a-z 0-9 _ = + . -)' % (name,))
 
 
 def _int(text, what):
@@ -79,53 +95,30 @@ def parse_dump(text, now=None, keep_psks=False):
     return dict(interface=interface, peers=peers), psks
 
 
-def split_endpoint(endpoint):
-    """``'host:port'`` or ``'[v6]:port'`` -> ``(host, port)``; ValueError with a clear message."""
-    text = (endpoint or '').strip()
-    if text.startswith('['):
-        host, sep, rest = text[1:].partition(']')
-        if not sep or not rest.startswith(':'):
-            raise ValueError('endpoint %r: an IPv6 endpoint is written "[address]:port"' % endpoint)
-        port = rest[1:]
-    else:
-        host, sep, port = text.rpartition(':')
-        if not sep or not host:
-            raise ValueError('endpoint %r must be "host:port" or "[IPv6]:port"' % endpoint)
-        if ':' in host:
-            raise ValueError('endpoint %r: write an IPv6 endpoint as "[address]:port"' % endpoint)
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError('endpoint %r: the port must be a number from 1 to 65535' % endpoint)
-    return host, int(port)
-
-
-def format_endpoint(host, port):
-    """Endpoint text as ``wg show`` prints it."""
-    return '[%s]:%d' % (host, port) if ':' in host else '%s:%d' % (host, port)
+def _canonical_host(host):
+    """An IP literal in ``wg show``'s (inet_ntop) form; a name as it is."""
+    ip = parse_ip(host)
+    return ip[2] if ip else host
 
 
 def resolve_endpoint(endpoint):
     """Set of ``wg show``-style endpoints the configured endpoint may resolve to."""
     host, port = split_endpoint(endpoint)
-    try:
-        return set([format_endpoint(str(ipaddress.ip_address(host)), port)])
-    except ValueError:
-        pass
+    ip = parse_ip(host)
+    if ip:
+        return set([format_endpoint(ip[2], port)])
     try:
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise ValueError('cannot resolve the host of endpoint %r: %s; fix the name or use an address'
                          % (endpoint, exc))
-    return set(format_endpoint(info[4][0], port) for info in infos)
+    return set(format_endpoint(_canonical_host(info[4][0]), port) for info in infos)
 
 
 def normalize_endpoint_text(endpoint):
     """Canonical endpoint text (IP literals compressed) for display."""
     host, port = split_endpoint(endpoint)
-    try:
-        host = str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    return format_endpoint(host, port)
+    return format_endpoint(_canonical_host(host), port)
 
 
 def normalize_cidr(text, what='allowed IP'):

@@ -37,13 +37,36 @@ options:
     description: Seconds to wait for each echo reply.
     type: int
     default: 5
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Read-only; there is nothing to diff.
+  expect:
+    description:
+      - Peers the interface must have, each a dict with keys C(name) and C(public_key). A peer that is
+        missing or never completed a handshake is listed in RV(problems).
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.2.0
+  since:
+    description: Epoch seconds. The peers named in O(fresh) need a handshake at or after it.
+    type: int
+    default: 0
+    version_added: 0.2.0
+  fresh:
+    description:
+      - Names of O(expect) peers that need a handshake newer than O(since), for instance the peers that
+        got a new key or PSK, because an older session can hide a PSK mismatch until the next rekey.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
+  timeout:
+    description:
+      - With V(0), read once and report. Otherwise ping and read again every 2 seconds until RV(problems) is
+        empty, and fail with the problems when it is not within this many seconds.
+    type: int
+    default: 0
+    version_added: 0.2.0
+extends_documentation_fragment:
+  - wgmesh.wireguard.attributes.read_only
 notes:
   - "Needs C(wg) (wireguard-tools) and root (C(become: true))."
 seealso:
@@ -67,9 +90,25 @@ EXAMPLES = r"""
   register: wg
   until: wg.unreachable | length == 0
   retries: 5
+
+- name: Wait up to 30 s until both peers answer and have a handshake, fail with what is missing
+  wgmesh.wireguard.wg_info:
+    interface: wg0
+    ping: [10.99.0.2, 10.99.0.3]
+    expect:
+      - {name: frankfurt, public_key: xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=}
+      - {name: newyork, public_key: TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=}
+    timeout: 30
 """
 
 RETURN = r"""
+problems:
+  description: What is missing - addresses of O(ping) that did not answer, O(expect) peers without a (fresh
+    enough) handshake, each with the reason. Empty when all is well.
+  returned: always
+  type: list
+  elements: str
+  sample: ["no answer from 10.99.0.3", "newyork: no handshake yet"]
 unreachable:
   description: The O(ping) addresses that did not answer.
   returned: always
@@ -154,7 +193,7 @@ peers:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.wgmesh.wireguard.plugins.module_utils.peer import INFO_ARGUMENT_SPEC, run_info
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.info import INFO_ARGUMENT_SPEC, run_info
 
 
 def main():

@@ -181,6 +181,18 @@ updated:
   type: list
   elements: str
   sample: [site-b]
+fresh:
+  description:
+    - Peers (name, or public key when no name was given) whose next handshake must be newer than this call
+      to prove that the pair works. These are the peers that were added and the peers whose PSK was set,
+      changed or removed. A running session outlives a PSK change and would hide a mismatch until the next
+      rekey.
+    - All listed peers when the interface's private key changed, because that ends every session.
+    - In check mode, the peers that would be fresh.
+  returned: success
+  type: list
+  elements: str
+  sample: [site-c]
 removed:
   description: Public keys of the peers removed by O(exclusive).
   returned: success

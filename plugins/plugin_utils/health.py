@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: wgmesh maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Handshake health of one site: which expected peers are missing, silent or stale.
+"""Handshake health of the whole mesh: per pair, from every site's wg_info result.
 
 Works on plain data: the peers a site should have (from the mesh model) and the live
 peers the wg_info module reports.
@@ -11,48 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-
-class HealthError(ValueError):
-    pass
-
-
-def _int(value, what):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise HealthError('%s must be an integer, got %r' % (what, value))
-
-
-def stale_peers(live_peers, expected_peers, since=0, fresh=None, max_age=None):
-    """The expected peers whose handshake is not good enough, with the reason.
-
-    ``live_peers``: wg_info's ``peers``. ``expected_peers``: dicts with ``public_key`` and
-    ``name``. A peer whose name is in ``fresh`` needs a handshake at or after ``since``
-    (epoch seconds); every peer needs one at all, and one younger than ``max_age`` seconds
-    when that is given.
-    """
-    if not isinstance(live_peers, list) or not isinstance(expected_peers, list):
-        raise HealthError('expected two lists of peers (live from wg_info, expected from mesh_peers)')
-    since = _int(since or 0, 'since')
-    fresh = set(fresh or [])
-    max_age = None if max_age in (None, '') else _int(max_age, 'max_age')
-    live = dict((peer.get('public_key'), peer) for peer in live_peers)
-    problems = []
-    for peer in expected_peers:
-        name = peer.get('name') or peer.get('public_key')
-        seen = live.get(peer.get('public_key'))
-        if seen is None:
-            reason = 'not on the interface'
-        elif seen.get('handshake_never') or not seen.get('latest_handshake'):
-            reason = 'no handshake yet'
-        elif name in fresh and _int(seen['latest_handshake'], 'latest_handshake') < since:
-            reason = 'no handshake since the change at %d' % since
-        elif max_age is not None and _int(seen.get('latest_handshake_age') or 0, 'latest_handshake_age') > max_age:
-            reason = 'last handshake %ss ago (over %ss)' % (seen.get('latest_handshake_age'), max_age)
-        else:
-            continue
-        problems.append({'name': name, 'public_key': peer.get('public_key'), 'reason': reason})
-    return problems
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.handshake import HealthError, stale_peers, to_int
 
 
 _UNITS = ('B', 'KiB', 'MiB', 'GiB', 'TiB')
@@ -95,7 +54,7 @@ def mesh_health(sites, infos, public_keys, max_age=180):
         raise HealthError('every site needs a name')
     if not isinstance(infos, dict) or not isinstance(public_keys, dict):
         raise HealthError('infos and public_keys must be dicts keyed by site name')
-    max_age = _int(max_age, 'max_age')
+    max_age = to_int(max_age, 'max_age')
     if max_age < 1:
         raise HealthError('max_age must be at least 1 second, got %d' % max_age)
 

@@ -56,6 +56,7 @@ def test_new_peer_gets_every_attribute_in_one_set():
                                    'endpoint', '198.51.100.2:51820', 'persistent-keepalive', '25',
                                    'allowed-ips', '10.2.0.0/24,10.99.0.2/32']
     assert plan.added == ['b'] and plan.updated == [] and plan.removed == []
+    assert plan.fresh == ['b']
 
 
 def test_identical_state_plans_nothing():
@@ -67,6 +68,7 @@ def test_identical_state_plans_nothing():
         {key: psk}, {key: psk}, resolve=fake_resolve)
     assert plan.set_argv() is None and not plan.changed
     assert plan.added == plan.updated == plan.removed == []
+    assert plan.fresh == []
 
 
 def test_only_changed_attributes_are_set():
@@ -79,6 +81,7 @@ def test_only_changed_attributes_are_set():
                                    'endpoint', '198.51.100.9:51820', 'persistent-keepalive', 'off']
     assert plan.updated == ['b']
     assert plan.after[key]['preshared_key'] is False
+    assert plan.fresh == ['b']  # PSK removed: the live session would hide a mismatch
 
 
 def test_psk_changed_content_is_set_by_path():
@@ -88,6 +91,25 @@ def test_psk_changed_content_is_set_by_path():
                                  {key: keys.generate_psk()}, {key: keys.generate_psk()}, resolve=fake_resolve)
     assert plan.set_argv('wg') == ['wg', 'set', 'wg0', 'peer', key, 'preshared-key', '/p/b.psk']
     assert plan.changes['b'] == ['preshared key changed']
+    assert plan.fresh == ['b']
+
+
+def test_psk_set_on_a_peer_without_one_is_fresh():
+    key = pub()
+    plan = peer_utils.plan_peers('wg0', desired(spec(key, 'b', '/p/b.psk')), live_state(OWN, [live_peer(key)]),
+                                 {key: None}, {key: keys.generate_psk()}, resolve=fake_resolve)
+    assert plan.changes['b'] == ['preshared key changed'] and plan.fresh == ['b']
+
+
+def test_endpoint_keepalive_and_allowed_ips_changes_are_not_fresh():
+    key = pub()
+    psk = keys.generate_psk()
+    plan = peer_utils.plan_peers(
+        'wg0', desired(spec(key, 'b', '/p/b.psk', '198.51.100.9:51820', ['10.99.0.2/32', '10.2.0.0/24'], 25)),
+        live_state(OWN, [live_peer(key, '198.51.100.2:51820', ['10.99.0.2/32'], 0, True)]),
+        {key: psk}, {key: psk}, resolve=fake_resolve)
+    assert plan.updated == ['b'] and len(plan.changes['b']) == 3
+    assert plan.fresh == []
 
 
 def test_peer_without_endpoint_keeps_learned_one():
@@ -106,6 +128,7 @@ def test_exclusive_removes_unlisted_and_moves_allowed_ips_atomically():
     assert plan.set_argv('wg') == ['wg', 'set', 'wg0', 'peer', new, 'allowed-ips', '10.99.0.2/32',
                                    'peer', old, 'remove']
     assert plan.added == ['b'] and plan.removed == [old]
+    assert plan.fresh == ['b']
     after, gone = peer_utils.allowed_ip_sets(plan)
     assert after == set(['10.99.0.2/32']) and gone == set()  # no route churn during rotation
 
@@ -132,6 +155,20 @@ def test_private_key_change_goes_first_in_the_same_call():
     assert same.set_argv() is None
 
 
+def test_private_key_change_makes_every_listed_peer_fresh():
+    new_public = keys.public_key_from_private(keys.generate_private_key())
+    b, c, unlisted = pub(), pub(), pub()
+    live = live_state(OWN, [live_peer(b, allowed=['10.99.0.2/32']), live_peer(c, allowed=['10.99.0.3/32']),
+                            live_peer(unlisted)])
+    peers = desired(spec(b, 'b', allowed=['10.99.0.2/32']), spec(c, 'c', allowed=['10.99.0.3/32']))
+    plan = peer_utils.plan_peers('wg0', peers, live, {}, {}, private_key_path='/etc/wireguard/wg0.key',
+                                 private_public_key=new_public, resolve=fake_resolve)
+    assert plan.updated == [] and plan.fresh == ['b', 'c']
+    unchanged = peer_utils.plan_peers('wg0', peers, live, {}, {}, private_key_path='/etc/wireguard/wg0.key',
+                                      private_public_key=OWN, resolve=fake_resolve)
+    assert unchanged.fresh == []
+
+
 def test_own_key_as_peer_is_refused():
     with pytest.raises(ValueError, match='public key of interface wg0 itself'):
         peer_utils.plan_peers('wg0', desired(spec(OWN, 'me')), live_state(OWN, []), {}, {})
@@ -151,10 +188,11 @@ def test_normalize_peers_errors(peers, fragment):
 
 
 def test_check_interface():
-    peer_utils.check_interface('wg0')
-    for bad in ('', 'a' * 16, '../x', 'wg 0'):
+    for good in ('wg0', 'a' * 15, 'wg_mesh=+.-1'):
+        wg.check_interface(good)
+    for bad in ('', 'a' * 16, '../x', 'wg 0', 'wg0\n', '\nwg0', '.', '..', None):
         with pytest.raises(ValueError, match='not a valid interface name'):
-            peer_utils.check_interface(bad)
+            wg.check_interface(bad)
 
 
 def test_describe_shows_psk_state_only():
@@ -197,7 +235,7 @@ def test_wg_set_argv_never_contains_a_secret(items, exclusive):
                                  live_psks, contents, exclusive=exclusive, private_key_path='/etc/wireguard/wg0.key',
                                  private_public_key=keys.public_key_from_private(keys.generate_private_key()))
     argv = plan.set_argv('wg') or []
-    text = json.dumps([argv, plan.changes, plan.added, plan.updated, plan.removed,
+    text = json.dumps([argv, plan.changes, plan.added, plan.updated, plan.removed, plan.fresh,
                        peer_utils.describe('wg0', plan.before, []), peer_utils.describe('wg0', plan.after, [])])
     for secret in secrets:
         assert secret not in argv

@@ -57,10 +57,12 @@ def test_add_update_remove_with_routes_and_idempotence(wg_node, tmp_path):
 
     check = node.run('wg_peer', dict(peers=peers), check=True, diff=True)
     assert check['changed'] is True and check['added'] == ['b', 'c']
+    assert check['fresh'] == ['b', 'c']
     assert b not in node.dump() and '10.20.0.0/24' not in node.routes()
 
     added = node.run('wg_peer', dict(peers=peers), diff=True)
     assert added['changed'] is True and added['added'] == ['b', 'c'] and added['updated'] == []
+    assert added['fresh'] == ['b', 'c']
     assert added['routes_added'] == ['10.20.0.0/24', 'fd99::2/128']  # 10.99.0.x is covered by the /24
     dump = node.dump()
     assert b in dump and c in dump and psk in dump
@@ -81,12 +83,14 @@ def test_add_update_remove_with_routes_and_idempotence(wg_node, tmp_path):
     assert node.run('wg_peer', dict(peers=peers), check=True)['changed'] is False
     same = node.run('wg_peer', dict(peers=peers))
     assert same['changed'] is False and same['command'] is None
+    assert same['fresh'] == []
 
     # update: new PSK content, new endpoint, keepalive off, allowed IPs moved
     write(psk_path, keys.generate_psk())
     peers[0].update(endpoint='[::1]:51821', persistent_keepalive=0, allowed_ips=['10.99.0.2/32', '10.21.0.0/24'])
     updated = node.run('wg_peer', dict(peers=peers), diff=True)
     assert updated['updated'] == ['b'] and updated['added'] == [] and updated['removed'] == []
+    assert updated['fresh'] == ['b']  # new PSK content; c is untouched
     assert updated['routes_added'] == ['10.21.0.0/24']
     assert updated['routes_removed'] == ['10.20.0.0/24', 'fd99::2/128']
     assert '10.20.0.0/24' not in node.routes() and '10.21.0.0/24' in node.routes()
@@ -97,6 +101,7 @@ def test_add_update_remove_with_routes_and_idempotence(wg_node, tmp_path):
     assert node.run('wg_peer', dict(peers=peers[:1]))['changed'] is False
     removed = node.run('wg_peer', dict(peers=peers[:1], exclusive=True), diff=True)
     assert removed['removed'] == [c] and c not in node.dump()
+    assert removed['fresh'] == []
     assert removed['routes_removed'] == []  # 10.99.0.3/32 only had the kernel /24 route
     assert node.run('wg_peer', dict(peers=peers[:1], exclusive=True))['changed'] is False
 
@@ -104,6 +109,7 @@ def test_add_update_remove_with_routes_and_idempotence(wg_node, tmp_path):
     del peers[0]['preshared_key_path']
     unset = node.run('wg_peer', dict(peers=peers[:1]))
     assert unset['changed'] is True and unset['changes']['b'] == ['preshared key removed']
+    assert unset['fresh'] == ['b']
     assert node.run('wg_info', {})['peers'][0]['preshared_key_set'] is False
 
 
@@ -131,6 +137,7 @@ def test_rotation_moves_allowed_ips_in_one_call_and_private_key(wg_node, tmp_pat
     assert result['routes_added'] == [] and result['routes_removed'] == []
     assert result['command'][3:5] == ['private-key', key_path]
     assert private not in result.stdout and private not in result['command']
+    assert result['fresh'] == ['b']
     info = node.run('wg_info', {})
     assert info['interface']['public_key'] == keys.public_key_from_private(private)
     assert [p['public_key'] for p in info['peers']] == [new]
@@ -196,6 +203,20 @@ def test_real_handshake_between_two_namespaces(wg_node, tmp_path):
     pinged = a.run('wg_info', dict(ping=['10.214.0.2', '10.214.0.77'], ping_timeout=2))
     assert pinged['unreachable'] == ['10.214.0.77'] and pinged['changed'] is False
     assert a.run('wg_info', dict(ping=['not-an-address']))['failed'] is True
+    # expect/fresh/timeout: B has a handshake; one newer than a future `since` never comes
+    good = a.run('wg_info', dict(ping=['10.214.0.2'], expect=[dict(name='b', public_key=pub_b)], timeout=10))
+    assert good['problems'] == [] and not good.failed
+    ghost = keys.public_key_from_private(keys.generate_private_key())
+    started = time.time()
+    bad = a.run('wg_info', dict(ping=['10.214.0.2'], ping_timeout=1, timeout=5, since=int(time.time()) + 3600,
+                                fresh=['b'], expect=[dict(name='b', public_key=pub_b), dict(name='c', public_key=ghost)]))
+    assert bad.failed and 4 <= time.time() - started < 30
+    assert bad['problems'] == ['b: no handshake since the change at %d' % (int(started) + 3600),
+                               'c: not on the interface']
+    assert bad['msg'].startswith('%s after 5s: b: no handshake since' % a.iface) and 'UDP %d' % info_a['interface'][
+        'listen_port'] in bad['msg']
+    once = a.run('wg_info', dict(expect=[dict(name='c', public_key=ghost)]))
+    assert not once.failed and once['problems'] == ['c: not on the interface']
 
 
 def test_key_rotation_activate_at_switch_time_then_rollback(wg_node, tmp_path):
