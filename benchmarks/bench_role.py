@@ -35,7 +35,7 @@ def run(cmd, log=None, env=None):
 CONTROLLER_ACTIONS = {"assert", "set_fact", "include_vars", "validate_argument_spec", "debug", "meta", "fail",
                       "ansible.builtin.assert", "ansible.builtin.set_fact", "ansible.builtin.include_vars",
                       "ansible.builtin.validate_argument_spec", "ansible.builtin.debug", "ansible.builtin.meta",
-                      "ansible.builtin.fail"}
+                      "ansible.builtin.fail", "wgmesh.wireguard.mesh_plan"}
 
 
 def parse(text):

@@ -51,11 +51,11 @@ def ping_addresses(module, addresses, timeout):
 def read_once(module):
     """One attempt: ping, read the interface, judge the expected peers."""
     params = module.params
-    unreachable = ping_addresses(module, params['ping'], params['ping_timeout'])
+    unanswered = ping_addresses(module, params['ping'], params['ping_timeout'])
     info, _psks = wg.read_dump(module, params['interface'])
     result = dict(changed=False, exists=info is not None, interface=info and info['interface'],
-                  peers=info['peers'] if info else [], unreachable=unreachable)
-    result['problems'] = ['no answer from %s' % address for address in unreachable] + [
+                  peers=info['peers'] if info else [], unanswered=unanswered)
+    result['problems'] = ['no answer from %s' % address for address in unanswered] + [
         '%s: %s' % (peer['name'], peer['reason'])
         for peer in stale_peers(result['peers'], params['expect'], params['since'], params['fresh'])]
     return result

@@ -28,7 +28,7 @@ options:
     description:
       - Addresses (typically the peers' tunnel addresses) to send one ICMP echo to, all at once,
         before the state is read. Traffic starts a handshake with a peer whose session has
-        expired, and the addresses that did not answer are returned in RV(unreachable).
+        expired, and the addresses that did not answer are returned in RV(unanswered).
       - Nothing on the node is changed.
     type: list
     elements: str
@@ -88,7 +88,7 @@ EXAMPLES = r"""
     interface: wg0
     ping: [10.99.0.2, 10.99.0.3]
   register: wg
-  until: wg.unreachable | length == 0
+  until: wg.unanswered | length == 0
   retries: 5
 
 - name: Wait up to 30 s until both peers answer and have a handshake, fail with what is missing
@@ -109,8 +109,10 @@ problems:
   type: list
   elements: str
   sample: ["no answer from 10.99.0.3", "newyork: no handshake yet"]
-unreachable:
-  description: The O(ping) addresses that did not answer.
+unanswered:
+  description:
+    - The O(ping) addresses that did not answer.
+    - Named so because Ansible takes a true C(unreachable) in a result for an unreachable host.
   returned: always
   type: list
   elements: str

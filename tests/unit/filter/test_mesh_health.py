@@ -51,10 +51,10 @@ def test_default_threshold_is_the_guides_180_s():
     assert mesh_health(SITES, healthy(age=180), KEYS)['ok'] is True
     result = mesh_health(SITES, healthy(age=181), KEYS)
     assert result['ok'] is False and result['max_age'] == 180
-    with open(os.path.join(ROOT, 'playbooks', 'health.yml')) as f:
-        play = yaml.safe_load(f)[0]
-    assert play['vars']['health_max_age'] == 180
-    assert play['vars']['health_summary'] is False
+    with open(os.path.join(ROOT, 'roles', 'wireguard_mesh', 'defaults', 'main.yml')) as f:
+        defaults = yaml.safe_load(f)
+    assert defaults['wireguard_mesh_health_max_age'] == 180
+    assert defaults['wireguard_mesh_health_summary'] is False
 
 
 def test_one_stale_direction_makes_the_pair_bad():

@@ -137,54 +137,37 @@ def test_writer_output_parses(writer):
     assert all("wireguard_peer_allowed_ips_count" in line and '"_count" suffix' in line for line in problems), problems
 
 
-RENDER_PLAY = """
-- hosts: localhost
-  gather_facts: false
-  vars:
-    wireguard_mesh_interface: wg0
-    wireguard_mesh_monitoring_interval: 15
-    wireguard_mesh_monitoring_exporter_binary: /usr/local/bin/wireguard_exporter
-    wireguard_mesh_monitoring_exporter_address: ":9586"
-    __wireguard_mesh_textfile_dir: /var/lib/prometheus/node-exporter
-    __wireguard_mesh_peer_names_path: /etc/wireguard/wg0.peers.names
-    __wireguard_mesh_peers:
-      - {name: newyork, public_key: KNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNI=}
-      - {name: frankfurt, public_key: KFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFI=}
-  tasks:
-    - name: Render
-      ansible.builtin.template:
-        src: "{{ role }}/templates/{{ item }}.j2"
-        dest: "{{ out }}/{{ item }}"
-        mode: "0644"
-      loop: [wireguard-exporter.service, wireguard-mesh-textfile.service, wireguard-mesh-textfile.timer, peers.names]
-"""
-
-
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """The role's monitoring units and names file, rendered by ansible-playbook on the controller."""
+    """The role's monitoring units and names file as the node plan renders them for Dublin
+    (textfile mode, then exporter mode), written out under their template names."""
+    import sys
+    sys.path.insert(0, str(ROOT / "tests" / "unit" / "plan"))
+    import planfixtures as fx
     out = tmp_path_factory.mktemp("rendered")
-    play = out / "render.yml"
-    play.write_text(RENDER_PLAY)
-    playbook = shutil.which("ansible-playbook", path=str(ROOT / ".venv" / "bin")) or "ansible-playbook"
-    proc = subprocess.run([playbook, "-i", "localhost,", "-c", "local", str(play),
-                           "-e", "role=%s" % (ROOT / "roles" / "wireguard_mesh"), "-e", "out=%s" % out],
-                          cwd=ROOT, capture_output=True, text=True, check=False,
-                          env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOG_PATH=""))
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return out
+    for mode in ("textfile", "exporter"):
+        opts = fx.options(wireguard_mesh_monitoring=mode, wireguard_mesh_monitoring_interval=15,
+                          wireguard_mesh_monitoring_exporter_package="wireguard-exporter",
+                          wireguard_mesh_monitoring_exporter_binary="/usr/local/bin/wireguard_exporter",
+                          wireguard_mesh_monitoring_exporter_address=":9586")
+        node = fx.node_of("dublin", fx.mesh(), fx.fresh_probe("dublin"), opts)
+        for item in node["writes"]:
+            name = os.path.basename(item["path"]).replace("-wg0.", ".").replace("wg0.peers.names", "peers.names")
+            (out / name).write_text(item["content"])
+    return out, fx.PUBLIC
 
 
 def test_exporter_unit_runs_wireguard_exporter_with_site_names(rendered):
+    rendered, public = rendered
     unit = (rendered / "wireguard-exporter.service").read_text()
     assert ('ExecStart=/usr/local/bin/wireguard_exporter -metrics.addr ":9586" -wireguard.peer-names '
-            '"KFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFI=:frankfurt,KNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNI=:newyork"'
-            ) in unit
+            '"%s:frankfurt,%s:newyork"' % (public["frankfurt"], public["newyork"])) in unit
     assert "After=network-online.target wg-quick@wg0.service" in unit
     assert "WantedBy=multi-user.target" in unit
 
 
 def test_textfile_units_and_names_file(rendered):
+    rendered, public = rendered
     service = (rendered / "wireguard-mesh-textfile.service").read_text()
     assert ("ExecStart=/usr/local/sbin/wireguard-mesh-textfile wg0 /etc/wireguard/wg0.peers.names "
             "/var/lib/prometheus/node-exporter") in service
@@ -192,12 +175,12 @@ def test_textfile_units_and_names_file(rendered):
     timer = (rendered / "wireguard-mesh-textfile.timer").read_text()
     assert "OnUnitActiveSec=15s" in timer and "WantedBy=timers.target" in timer
     names = [line for line in (rendered / "peers.names").read_text().splitlines() if not line.startswith("#")]
-    assert names == ["KFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFKFI= frankfurt",
-                     "KNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNKNI= newyork"]
+    assert names == ["%s frankfurt" % public["frankfurt"], "%s newyork" % public["newyork"]]
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not found")
 def test_units_pass_systemd_analyze(rendered, tmp_path):
+    rendered, _public = rendered
     # The binaries the units name need not exist here: only the syntax is checked.
     proc = subprocess.run(["systemd-analyze", "verify", "--man=no"] +
                           [str(rendered / unit) for unit in ("wireguard-exporter.service", "wireguard-mesh-textfile.service",

@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: wgmesh maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The firewall part of a node plan: which backend, and what the role adds to it.
+
+nftables and iptables get a file of the role's own that wg-quick loads at every start
+(PreUp); firewalld and ufw get their own persistent rules, applied by their Ansible modules.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import os
+import shlex
+
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import split_endpoint
+
+BACKEND_FILES = {
+    'nftables': ('wgmesh-firewall.nft.j2', 'wgmesh-firewall.nft', 'nft -c -f %s', 'nft -f'),
+    'iptables': ('wgmesh-firewall.sh.j2', 'wgmesh-firewall.sh', 'sh -n %s', 'sh'),
+}
+FIREWALLD_FILES = (
+    ('firewalld-policy.xml.j2', '/etc/firewalld/policies/wgmesh.xml'),
+    ('firewalld-ipset.xml.j2', '/etc/firewalld/ipsets/wgmesh-peers.xml'),
+)
+
+
+class FirewallError(ValueError):
+    """The chosen backend cannot be used on this site; the message says what to do."""
+
+
+def choose_backend(choice, probe, managers):
+    """auto: an active firewall manager (in the distribution's order), else nftables, iptables, none."""
+    if choice != 'auto':
+        return choice
+    active = set()
+    if probe.get('firewalld') == 'active':
+        active.add('firewalld')
+    if probe.get('ufw'):
+        active.add('ufw')
+    for manager in managers:
+        if manager in active:
+            return manager
+    tools = probe.get('tools') or {}
+    if tools.get('nft'):
+        return 'nftables'
+    if tools.get('iptables'):
+        return 'iptables'
+    return 'none'
+
+
+def peer_ips(peers):
+    """(IPv4, IPv6) endpoint addresses of the peers, sorted: DNS names cannot be pinned."""
+    v4, v6 = set(), set()
+    for peer in peers:
+        if not peer.get('endpoint'):
+            continue
+        host = split_endpoint(peer['endpoint'])[0]
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            continue
+        (v4 if address.version == 4 else v6).add(address)
+    return [str(a) for a in sorted(v4)], [str(a) for a in sorted(v6)]
+
+
+def firewalld_rules(node, restrict):
+    port = node['port']
+    rules = [
+        {'label': 'port', 'port': '%s/udp' % port, 'state': 'disabled' if restrict else 'enabled'},
+        {'label': 'port for the peer set', 'state': 'enabled' if restrict else 'disabled',
+         'rich_rule': 'rule family="ipv4" source ipset="wgmesh-peers" port port="%s" protocol="udp" accept' % port},
+        {'label': 'tunnel trusted', 'interface': node['interface'], 'zone': 'trusted'},
+        {'label': 'anti-spoofing %s' % node['address'],
+         'rich_rule': 'rule family="ipv4" destination address="%s" drop' % node['address']},
+    ]
+    if node['address6']:
+        rules.append({'label': 'anti-spoofing %s' % node['address6'],
+                      'rich_rule': 'rule family="ipv6" destination address="%s" drop' % node['address6']})
+    return rules
+
+
+def ufw_rules(node, restrict, ips4):
+    port = str(node['port'])
+    if restrict:
+        rules = [{'port': port, 'from_ip': address} for address in ips4]
+    else:
+        rules = [{'port': port, 'from_ip': 'any'}]
+    return rules + [{'route': True, 'interface_in': node['interface']},
+                    {'route': True, 'interface_out': node['interface']}]
+
+
+def firewall_plan(site, probe, options, os_vars, node):
+    backend = choose_backend(options['wireguard_mesh_firewall'], probe, os_vars['__wireguard_mesh_firewall_managers'])
+    if (backend == 'firewalld' and probe.get('firewalld') != 'active') or (backend == 'ufw' and not probe.get('ufw')):
+        raise FirewallError(
+            "site '%s': wireguard_mesh_firewall is '%s' but %s is not active there. Start it, or set "
+            "wireguard_mesh_firewall to auto, nftables, iptables or none." % (site, options['wireguard_mesh_firewall'], backend))
+    restrict = bool(options['wireguard_mesh_firewall_restrict_sources'])
+    ips4, ips6 = peer_ips(node['peers'])
+    config_dir = node['paths']['config_dir']
+    plan = {
+        'backend': backend,
+        'restrict_sources': restrict,
+        'masquerade': bool(options['wireguard_mesh_masquerade']),
+        'peer_ips4': ips4,
+        'peer_ips6': ips6,
+        'file': None,
+        'load_argv': None,
+        'pre_up': [],
+        'files': [],
+        'zone': options['wireguard_mesh_firewalld_zone'],
+        'firewalld_rules': firewalld_rules(node, restrict) if backend == 'firewalld' else [],
+        'ufw_rules': ufw_rules(node, restrict, ips4) if backend == 'ufw' else [],
+    }
+    if backend in BACKEND_FILES:
+        template, name, check, loader = BACKEND_FILES[backend]
+        plan['file'] = os.path.join(config_dir, name)
+        plan['load_argv'] = loader.split() + [plan['file']]
+        plan['pre_up'] = [' '.join(loader.split() + [shlex.quote(plan['file'])])]
+        plan['files'] = [(template, plan['file'], '0700', check)]
+    elif backend == 'firewalld':
+        plan['files'] = [(template, path, '0644', None) for template, path in FIREWALLD_FILES]
+    present = probe.get('files') or {}
+    plan['leftovers'] = [os.path.join(config_dir, entry[1]) for entry in BACKEND_FILES.values()
+                         if os.path.join(config_dir, entry[1]) != plan['file']
+                         and present.get(os.path.join(config_dir, entry[1]), 'absent') != 'absent']
+    return plan

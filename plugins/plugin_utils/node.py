@@ -1,0 +1,278 @@
+# -*- coding: utf-8 -*-
+# Copyright: wgmesh maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One site's node plan: what the site must hold, compared with what its probe found.
+
+``node_plan`` is a pure function of the mesh (``plan.mesh``), the mesh's public keys
+(``plan.keys``), the site's own probe (the wg_probe module), the role's options as the site
+sees them and its distribution's data (``vars/<OS>.yml``). It returns everything the role's
+tasks need for that site: the peers for wg_peer, each file's content and whether it must be
+written, the firewall backend and its rules, the packages to install, and ``steps``: the
+converge steps that have work to do, in the order the role runs them. A re-run of a
+converged site has no steps.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import os
+import shlex
+
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.firewall import firewall_plan
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.monitoring import monitoring_plan
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.render import file_state
+
+SYSCTL_PATH = '/etc/sysctl.d/99-wireguard.conf'
+TOOLS = ('wg', 'wg_quick', 'wireguard_go')
+# The converge steps, in the order tasks/converge.yml runs them.
+STEPS = ('install', 'psk', 'files', 'selinux', 'sysctl', 'firewall', 'firewalld', 'ufw',
+         'monitoring_leftovers', 'monitoring', 'service', 'restart')
+
+
+class NodeError(ValueError):
+    """The site cannot be converged as configured; the message says what to do."""
+
+
+def paths(options, interface):
+    config_dir = options['wireguard_mesh_config_dir'].rstrip('/') or '/'
+    return {
+        'config_dir': config_dir,
+        'key': os.path.join(config_dir, interface + '.key'),
+        'psk_dir': os.path.join(config_dir, 'psk'),
+        'config': os.path.join(config_dir, interface + '.conf'),
+        'names': os.path.join(config_dir, interface + '.peers.names'),
+    }
+
+
+def _addresses(site, settings):
+    prefix = settings['network'].split('/')[1]
+    out = ['%s/%s' % (site['address'], prefix)]
+    if site.get('address6'):
+        out.append('%s/%s' % (ipaddress.ip_address(site['address6']), settings['network6'].split('/')[1]))
+    return out
+
+
+def _packages(probe, backend, options, os_vars, site):
+    """The packages this site lacks; NodeError when it cannot get WireGuard at all."""
+    tools = probe.get('tools') or {}
+    packages = os_vars['__wireguard_mesh_packages']
+    needed = ['wg', 'wg_quick']
+    if not probe.get('kernel'):
+        go_package = options['wireguard_mesh_wireguard_go_package'] or packages.get('wireguard_go') or ''
+        osinfo = probe.get('os') or {}
+        if options['wireguard_mesh_userspace'] != 'auto':
+            raise NodeError(
+                "site '%s': the kernel has no WireGuard module and wireguard_mesh_userspace is 'never'. Load or "
+                "install the wireguard kernel module (Linux 5.6+ ships it), or set wireguard_mesh_userspace: auto "
+                "to use wireguard-go." % site)
+        if not tools.get('wireguard_go') and not go_package:
+            raise NodeError(
+                "site '%s' (%s %s): the kernel has no WireGuard module and the distribution packages no "
+                "wireguard-go. Load the module (modprobe wireguard; RHEL 9 kernels ship it), or set "
+                "wireguard_mesh_wireguard_go_package to a wireguard-go package from a repository you enabled, or "
+                "to the path or URL of an RPM you trust." % (site, osinfo.get('distribution'), osinfo.get('version_id')))
+        needed.append('wireguard_go')
+    tool = {'nftables': 'nft', 'iptables': 'iptables'}.get(backend)
+    if tool:
+        needed.append(tool)
+    names = []
+    for item in needed:
+        if tools.get(item):
+            continue
+        name = options['wireguard_mesh_wireguard_go_package'] if item == 'wireguard_go' else ''
+        name = name or packages.get(item)
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def _sysctls(settings):
+    values = [('net.ipv4.ip_forward', '1'), ('net.ipv4.conf.all.rp_filter', '1'),
+              ('net.ipv4.conf.default.rp_filter', '1')]
+    if settings.get('network6'):
+        values.append(('net.ipv6.conf.all.forwarding', '1'))
+    return [{'key': key, 'value': value} for key, value in values]
+
+
+# A key is 32 bytes in base64: 42 free characters, one of 16 (the last 4 bits are zero), '='.
+PEER_KEY_LINE = '^PublicKey = [A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$'
+
+
+def config_file_check(interface):
+    """The validate command of the wg-quick config: wg-quick's own parser (it only accepts a
+    file named <interface>.conf), then every peer's PublicKey must be a valid key."""
+    return ("/bin/sh -c 'd=$(mktemp -d) && cp \"$1\" \"$d/%s.conf\" && wg-quick strip \"$d/%s.conf\" >\"$d/s\"; "
+            "rc=$?; if [ $rc = 0 ] && grep -iE \"^[[:space:]]*publickey\" \"$d/s\" | grep -qvE \"%s\"; then "
+            "echo \"a [Peer] has no valid PublicKey\" >&2; rc=1; fi; rm -rf \"$d\"; exit $rc' wgmesh %%s"
+            % (interface, interface, PEER_KEY_LINE))
+
+
+def included_peers(site, peers, public_keys, probe, reached):
+    """The peers this site can have now: a known public key, and a PSK at this end after the run.
+
+    A pair's PSK is written this run only when both ends were reached; a peer whose PSK this
+    end lacks while the other end is down is left for a later run (wg-quick would fail on the
+    missing file). Returns (peers, left out with the reason).
+    """
+    psks = probe.get('psks') or {}
+    kept, left = [], []
+    for peer in peers:
+        name = peer['name']
+        if not public_keys.get(name):
+            left.append({'name': name, 'why': 'its public key is unknown (never deployed, and not reached)'})
+        elif not (psks.get(name) or {}).get('valid') and not (site in reached and name in reached):
+            left.append({'name': name, 'why': 'the pair has no preshared key yet and the site was not reached'})
+        else:
+            kept.append(peer)
+    return kept, left
+
+
+def _interface_differs(probe, node):
+    live = probe.get('interface') or {}
+    if not live.get('exists'):
+        return False
+    return (sorted(live.get('addresses') or []) != sorted(node['addresses'])
+            or live.get('listen_port') != node['port'] or live.get('mtu') != node['mtu'])
+
+
+def _psk_needs_work(probe, peer_names, writes):
+    psks = probe.get('psks') or {}
+    for name in peer_names:
+        state = psks.get(name) or {}
+        if state.get('exists') and (state.get('mode') != '600' or state.get('owner') != 'root'
+                                    or state.get('group') != 'root' or state.get('symlink')):
+            return True
+    return bool(writes or probe.get('psk_extra'))
+
+
+def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()):
+    """The node plan of ``site`` (see the module docstring); NodeError when it cannot be converged."""
+    settings = mesh['settings']
+    interface = settings['interface']
+    site_entry = _site(mesh, site)
+    where = paths(options, interface)
+    all_peers = model.peers(mesh['sites'], site, keys['public_keys'], settings['keepalive'], where['psk_dir'])
+    peers, left_out = included_peers(site, all_peers, keys['public_keys'], probe, set(keys['reached']))
+    node = {
+        'name': site,
+        'interface': interface,
+        'address': site_entry['address'],
+        'address6': str(ipaddress.ip_address(site_entry['address6'])) if site_entry.get('address6') else '',
+        'addresses': _addresses(site_entry, settings),
+        'port': site_entry['port'],
+        'mtu': mesh['mtu'],
+        'paths': where,
+        'config_path': where['config'],
+        'peers': peers,
+        'peers_left_out': left_out,
+        'psk_peers': [{'name': peer['name']} for peer in all_peers],
+        'ping': [peer['allowed_ips'][0].split('/')[0] for peer in peers],
+        'sysctls': _sysctls(settings),
+        'service': 'wg-quick@%s.service' % interface,
+    }
+    node['firewall'] = firewall_plan(site, probe, options, os_vars, node)
+    node['packages'] = _packages(probe, node['firewall']['backend'], options, os_vars, site)
+    node['pre_up'] = node['firewall']['pre_up']
+    node['post_up'] = (['wg set %%i peer %s preshared-key %s' % (peer['public_key'], shlex.quote(peer['preshared_key_path']))
+                        for peer in peers]
+                       + ['wg set %%i private-key %s' % shlex.quote(where['key'])])
+    node['post_down'] = []
+    node['monitoring'] = monitoring_plan(probe, options, os_vars, node, renderer.role_file('wireguard-mesh-textfile.sh'))
+    files = [_file(renderer, 'wg-quick.conf.j2', node, where['config'], '0600', config_file_check(interface)),
+             _file(renderer, 'sysctl.conf.j2', node, SYSCTL_PATH, '0644')]
+    files += [_file(renderer, template, node, path, mode, check)
+              for template, path, mode, check in node['firewall']['files'] + node['monitoring']['files']]
+    files += [dict(item, state=file_state(item['content'], item['mode'])) for item in node['monitoring']['copies']]
+    node['config_file'] = files[0]
+    present = probe.get('files') or {}
+    node['writes'] = [item for item in files if present.get(item['path']) != item['state']]
+    node['files'] = dict((item['path'], item['state']) for item in files)
+    written = set(item['path'] for item in node['writes'])
+    monitoring = node['monitoring']
+    monitoring['units_written'] = bool(written & set(os.path.join('/etc/systemd/system', u) for u in monitoring['units']))
+    monitoring['restart'] = [unit for unit in monitoring['start']
+                             if unit == 'wireguard-exporter.service' and written & set(monitoring['paths'])]
+    live_sysctls = probe.get('sysctls') or {}
+    node['sysctl_apply'] = [item for item in node['sysctls'] if live_sysctls.get(item['key']) != item['value']]
+    service = probe.get('service') or {}
+    node['start'] = service.get('enabled') != 'enabled' or service.get('active') != 'active'
+    node['restart'] = not node['start'] and _interface_differs(probe, node)
+    node['fresh_all'] = node['start'] or node['restart']
+    node['package_manager'] = os_vars.get('__wireguard_mesh_package_manager') or ''
+    if node['packages'] and node['package_manager'] not in ('apt', 'dnf'):
+        osinfo = probe.get('os') or {}
+        raise NodeError("site '%s' (%s %s) lacks %s; the role installs packages with apt or dnf only: install them "
+                        "and run again." % (site, osinfo.get('distribution'), osinfo.get('version_id'),
+                                            ', '.join(node['packages'])))
+    node['directories'] = _secret_directories(site, probe, where) + _directories(node['writes'], node)
+    node['firewall']['files_written'] = bool(written & set(entry[1] for entry in node['firewall']['files']))
+    node['steps'] = _steps(node, probe, written, psk_writes, [peer['name'] for peer in all_peers])
+    return node
+
+
+def _site(mesh, name):
+    for entry in mesh['sites']:
+        if entry['name'] == name:
+            return entry
+    raise NodeError("site '%s' is not a site of the mesh" % name)
+
+
+def _file(renderer, template, node, path, mode, check=None):
+    content = renderer.render(template, node)
+    item = {'path': path, 'content': content, 'mode': mode, 'state': file_state(content, mode)}
+    if check:
+        item['validate'] = check
+    return item
+
+
+def _secret_directories(site, probe, where):
+    """The config and PSK directories whose owner or mode the probe found wrong: made root 0700
+    again (never trusted: anyone who can write there can swap the key)."""
+    fixes = []
+    for path, state in ((where['config_dir'], probe.get('config_dir_state')), (where['psk_dir'], probe.get('psk_dir'))):
+        if not state or not state.get('exists'):
+            continue
+        if state.get('symlink'):
+            raise NodeError("site '%s': %s is a symlink: the role keeps keys only in a real directory owned by root. "
+                            "Replace the link by the directory it points to, or set wireguard_mesh_config_dir to it."
+                            % (site, path))
+        if (state.get('mode'), state.get('owner'), state.get('group')) != ('700', 'root', 'root'):
+            fixes.append({'path': path, 'mode': '0700', 'was': '%s %s:%s' % (state.get('mode'), state.get('owner'),
+                                                                            state.get('group'))})
+    return fixes
+
+
+def _directories(writes, node):
+    """Directories the role creates when it writes a file into them (they may not exist yet)."""
+    wanted = {'/etc/firewalld/policies': '0750', '/etc/firewalld/ipsets': '0750',
+              node['monitoring']['textfile_dir']: '0755'}
+    dirs = []
+    for item in writes:
+        parent = os.path.dirname(item['path'])
+        if parent in wanted and parent not in [entry['path'] for entry in dirs]:
+            dirs.append({'path': parent, 'mode': wanted[parent]})
+    return dirs
+
+
+def _steps(node, probe, written, psk_writes, peer_names):
+    firewall = node['firewall']
+    monitoring = node['monitoring']
+    todo = {
+        'install': bool(node['packages']),
+        'psk': _psk_needs_work(probe, peer_names, psk_writes),
+        'files': bool(written) or bool(node['directories']),
+        'selinux': bool(probe.get('selinux')),
+        'sysctl': bool(node['sysctl_apply']),
+        'firewall': bool(firewall['leftovers']) or bool(firewall['file'] and firewall['file'] in written),
+        'firewalld': firewall['backend'] == 'firewalld',
+        'ufw': firewall['backend'] == 'ufw',
+        'monitoring_leftovers': bool(monitoring['leftovers']),
+        'monitoring': monitoring['mode'] != 'none' and (bool(written & set(monitoring['paths']))
+                                                        or bool(monitoring['inactive'])),
+        'service': node['start'],
+        'restart': node['restart'],
+    }
+    return [step for step in STEPS if todo[step]]

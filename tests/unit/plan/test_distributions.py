@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Per-distribution behaviour of the role, through the plan: for each distribution's os-release
+(as wg_probe reads it and names it like Ansible's facts) and what its probe reports, the vars
+files the plan loads, the firewall backend, the packages and where wireguard-go comes from,
+and what a site that leaves a backend or a monitoring mode loses."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.osrelease import os_names
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import plan
+
+from planfixtures import ROLE, converged_probe, fresh_probe, mesh, node_of, options
+
+# ID, ID_LIKE and VERSION_ID of /etc/os-release on each.
+OS_RELEASE = {
+    "rhel9": {"id": "rhel", "id_like": "fedora", "version_id": "9.4"},
+    "rocky9": {"id": "rocky", "id_like": "rhel centos fedora", "version_id": "9.4"},
+    "alma9": {"id": "almalinux", "id_like": "rhel centos fedora", "version_id": "9.4"},
+    "debian12": {"id": "debian", "id_like": "", "version_id": "12"},
+    "debian13": {"id": "debian", "id_like": "", "version_id": "13"},
+    "ubuntu2404": {"id": "ubuntu", "id_like": "debian", "version_id": "24.04"},
+    "oracle9": {"id": "ol", "id_like": "fedora", "version_id": "9.4"},
+    "mint22": {"id": "linuxmint", "id_like": "ubuntu debian", "version_id": "22"},
+}
+# What the probe reports of the firewall on a stock install of each.
+STOCK = {
+    "rhel9": {"firewalld": "active", "ufw": False, "nft": True, "iptables": True, "selinux": True},
+    "debian12": {"firewalld": "inactive", "ufw": False, "nft": True, "iptables": False, "selinux": False},
+    "ubuntu2404": {"firewalld": "inactive", "ufw": True, "nft": True, "iptables": True, "selinux": False},
+}
+STOCK.update(rocky9=STOCK["rhel9"], alma9=STOCK["rhel9"], oracle9=STOCK["rhel9"], debian13=STOCK["debian12"],
+             mint22=STOCK["debian12"])
+VARS_FILES = [
+    ("rhel9", ["RedHat.yml"]), ("rocky9", ["RedHat.yml"]), ("alma9", ["RedHat.yml"]),
+    ("debian12", ["Debian.yml"]), ("debian13", ["Debian.yml"]), ("ubuntu2404", ["Debian.yml", "Ubuntu.yml"]),
+    ("oracle9", ["RedHat.yml"]), ("mint22", ["Debian.yml"]),
+]
+# (case, distribution, probe changes, expected backend)
+CASES = [
+    ("rhel9", "rhel9", {}, "firewalld"),
+    ("rocky9", "rocky9", {}, "firewalld"),
+    ("alma9", "alma9", {}, "firewalld"),
+    ("debian12", "debian12", {}, "nftables"),
+    ("debian13", "debian13", {}, "nftables"),
+    ("ubuntu2404", "ubuntu2404", {}, "ufw"),
+    ("ubuntu2404-ufw-inactive", "ubuntu2404", {"ufw": False}, "nftables"),
+    ("ubuntu2404-both", "ubuntu2404", {"firewalld": "active"}, "ufw"),
+    ("rocky9-both", "rocky9", {"ufw": True}, "firewalld"),
+    ("alma9-firewalld-stopped", "alma9", {"firewalld": "inactive"}, "nftables"),
+    ("debian12-firewalld", "debian12", {"firewalld": "active"}, "firewalld"),
+    ("debian13-iptables", "debian13", {"nft": False, "iptables": True}, "iptables"),
+    ("debian12-bare", "debian12", {"nft": False}, "none"),
+]
+PACKAGE_OF_WIREGUARD_GO = {"rhel9": "", "rocky9": "", "alma9": "", "debian12": "wireguard-go",
+                           "debian13": "wireguard-go", "ubuntu2404": "wireguard-go", "mint22": "wireguard-go"}
+
+
+def osinfo(name):
+    release = OS_RELEASE[name]
+    return dict(release, **os_names(release["id"], release["id_like"], release["version_id"]))
+
+
+def probe_of(name, changes=None, kernel=True, **extra):
+    stock = dict(STOCK[name], **(changes or {}))
+    base = fresh_probe("dublin", os=osinfo(name), kernel=kernel, firewalld=stock["firewalld"], ufw=stock["ufw"],
+                       selinux=stock["selinux"])
+    base["tools"].update(nft=stock["nft"], iptables=stock["iptables"], ufw=stock["ufw"])
+    base.update(extra)
+    return base
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return mesh()
+
+
+@pytest.mark.parametrize("name,expected", VARS_FILES)
+def test_vars_files_loaded_per_distribution(name, expected):
+    assert plan.os_vars_files(ROLE, osinfo(name)) == expected
+
+
+@pytest.mark.parametrize("name,case_os,changes,backend", CASES, ids=[case[0] for case in CASES])
+def test_firewall_backend_per_distribution(lab, name, case_os, changes, backend):
+    node = node_of("dublin", lab, probe_of(case_os, changes))
+    assert node["firewall"]["backend"] == backend
+
+
+@pytest.mark.parametrize("name", sorted(PACKAGE_OF_WIREGUARD_GO))
+def test_wireguard_go_source_selinux_and_packages_per_distribution(lab, name):
+    osvars = plan.os_vars(ROLE, osinfo(name))
+    assert osvars["__wireguard_mesh_packages"]["wireguard_go"] == PACKAGE_OF_WIREGUARD_GO[name]
+    node = node_of("dublin", lab, probe_of(name))
+    assert ("selinux" in node["steps"]) is (osinfo(name)["family"] == "RedHat")
+    # A stock node with the kernel module lacks only wireguard-tools (and no firewall tool).
+    assert node["packages"] == ["wireguard-tools"]
+    assert node["package_manager"] == ("dnf" if osinfo(name)["family"] == "RedHat" else "apt")
+
+
+def test_unknown_distributions_fall_back_to_their_id_like_family(lab):
+    oracle = node_of("dublin", lab, probe_of("oracle9"))
+    assert oracle["firewall"]["backend"] == "firewalld" and "selinux" in oracle["steps"]
+    mint = node_of("dublin", lab, probe_of("mint22"))
+    assert mint["firewall"]["backend"] == "nftables"
+
+
+@pytest.mark.parametrize("name", ["debian12", "debian13", "ubuntu2404"])
+def test_without_kernel_module_debian_family_installs_wireguard_go_from_its_archive(lab, name):
+    assert node_of("dublin", lab, probe_of(name, kernel=False))["packages"] == ["wireguard-tools", "wireguard-go"]
+
+
+def test_without_kernel_module_rhel_uses_the_wireguard_go_package_you_name(lab):
+    node = node_of("dublin", lab, probe_of("rocky9", kernel=False),
+                   options(wireguard_mesh_wireguard_go_package="/srv/rpms/wireguard-go.rpm"))
+    assert node["packages"] == ["wireguard-tools", "/srv/rpms/wireguard-go.rpm"]
+
+
+NFT_FILE, SH_FILE = "/etc/wireguard/wgmesh-firewall.nft", "/etc/wireguard/wgmesh-firewall.sh"
+STATE = "0123456789abcdef0123456789abcdef01234567 700 root root"
+LEFTOVER_CASES = [
+    ("nft-stays", [NFT_FILE], "auto", {}, []),
+    ("first-run", [], "iptables", {}, []),
+    ("sh-left-by-iptables", [NFT_FILE, SH_FILE], "nftables", {}, [SH_FILE]),
+    ("to-iptables", [NFT_FILE], "iptables", {"iptables": True}, [NFT_FILE]),
+    ("to-none", [NFT_FILE, SH_FILE], "none", {}, [NFT_FILE, SH_FILE]),
+    ("to-ufw", [NFT_FILE], "auto", {"ufw": True}, [NFT_FILE]),
+    ("to-firewalld", [SH_FILE], "auto", {"firewalld": "active"}, [SH_FILE]),
+]
+
+
+@pytest.mark.parametrize("name,present,firewall,changes,expected", LEFTOVER_CASES, ids=[c[0] for c in LEFTOVER_CASES])
+def test_files_of_a_backend_the_site_left_are_removed(lab, name, present, firewall, changes, expected):
+    files = dict((path, STATE if path in present else "absent") for path in (NFT_FILE, SH_FILE))
+    node = node_of("dublin", lab, probe_of("debian12", changes, files=files),
+                   options(wireguard_mesh_firewall=firewall))
+    assert sorted(node["firewall"]["leftovers"]) == sorted(expected)
+    assert ("firewall" in node["steps"]) is bool(expected or node["firewall"]["file"])
+
+
+TIMER, WRITER, EXPORTER = ("wireguard-mesh-textfile-wg0.timer", "wireguard-mesh-textfile-wg0.service",
+                           "wireguard-exporter.service")
+MONITORING_CASES = [
+    ("none-before-and-now", [], "none", []),
+    ("textfile-stays", [TIMER, WRITER], "textfile", []),
+    ("textfile-to-none", [WRITER, TIMER], "none", [TIMER, WRITER]),
+    ("textfile-to-exporter", [TIMER, WRITER], "exporter", [TIMER, WRITER]),
+    ("exporter-to-textfile", [EXPORTER], "textfile", [EXPORTER]),
+]
+
+
+@pytest.mark.parametrize("name,present,mode,expected", MONITORING_CASES, ids=[c[0] for c in MONITORING_CASES])
+def test_units_of_a_monitoring_mode_left_are_removed_timer_first(lab, name, present, mode, expected):
+    extra = {"wireguard_mesh_monitoring": mode}
+    if mode == "exporter":
+        extra["wireguard_mesh_monitoring_exporter_package"] = "wireguard-exporter"
+    node = node_of("dublin", lab, converged_probe("dublin", lab, units=present), options(**extra))
+    assert node["monitoring"]["leftovers"] == expected
+    assert ("monitoring_leftovers" in node["steps"]) is bool(expected)
