@@ -26,9 +26,13 @@ class SecretFileError(Exception):
 
 
 def _fs_args(module, path, mode):
+    """Mode, and as root also owner and group root: a secret owned by another user is readable by
+    that user whatever its mode, so ownership is enforced, never trusted."""
     args = module.load_file_common_arguments({'path': path, 'mode': mode})
     args['path'] = path
     args['mode'] = mode
+    if os.geteuid() == 0:
+        args['owner'] = args['group'] = 'root'
     return args
 
 
@@ -57,7 +61,11 @@ def ensure_directory(module, path, mode=DIRECTORY_MODE):
 
 
 def read_secret(path, what):
-    """Text content of ``path`` stripped, or None when it does not exist."""
+    """Text content of ``path`` stripped, or None when it does not exist. A symlink is refused."""
+    if os.path.islink(path):
+        raise SecretFileError('%s %s is a symlink: keys and PSKs are kept only in regular files (a link may point '
+                              'where others can write). Replace the link by a copy of its target (cp '
+                              '--remove-destination "$(readlink -f %s)" %s) and run again' % (what, path, path, path))
     try:
         with open(path, 'rb') as handle:
             data = handle.read(4096)
