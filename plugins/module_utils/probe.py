@@ -254,21 +254,38 @@ def kernel_wireguard(module, ip_bin):
     return True
 
 
-def _unit_state(module, systemctl, unit):
-    if not systemctl:
-        return dict(enabled='', active='')
-    return dict(enabled=_stdout(module, [systemctl, 'is-enabled', unit])[1],
-                active=_stdout(module, [systemctl, 'is-active', unit])[1])
+def parse_unit_states(text, units):
+    """``{unit: {enabled, active}}`` from ``systemctl show -p LoadState,UnitFileState,ActiveState``
+    of ``units`` (one block per unit, in order). ``enabled`` is the unit file state, or
+    ``not-found`` for a unit that does not exist."""
+    blocks = [block for block in text.strip().split('\n\n')] if text.strip() else []
+    states = {}
+    for unit, block in zip(units, blocks):
+        fields = dict(line.partition('=')[::2] for line in block.splitlines())
+        enabled = fields.get('UnitFileState') or ('not-found' if fields.get('LoadState') == 'not-found' else '')
+        states[unit] = dict(enabled=enabled, active=fields.get('ActiveState', ''))
+    for unit in units:
+        states.setdefault(unit, dict(enabled='', active=''))
+    return states
 
 
 def services(module, bins, interface, units=()):
-    """``service``, ``services``, ``firewalld``, ``ufw`` and ``selinux`` of the result."""
+    """``service``, ``services``, ``firewalld``, ``ufw`` and ``selinux`` of the result. One
+    systemctl call for every unit."""
     systemctl = bins.get('systemctl')
-    state = dict(service=_unit_state(module, systemctl, 'wg-quick@%s.service' % interface),
-                 services=dict((unit, _unit_state(module, systemctl, unit)) for unit in units),
-                 firewalld='', ufw=False, selinux=False)
+    service = 'wg-quick@%s.service' % interface
+    names = [service, 'firewalld.service'] + [unit for unit in units if unit not in (service, 'firewalld.service')]
+    found = dict((unit, dict(enabled='', active='')) for unit in names)
     if systemctl:
-        state['firewalld'] = _stdout(module, [systemctl, 'is-active', 'firewalld'])[1]
+        rc, text = _stdout(module, [systemctl, 'show', '-p', 'LoadState,UnitFileState,ActiveState', '--'] + names,
+                           environ_update=C_LOCALE)
+        if rc == 0 and text:
+            found = parse_unit_states(text, names)
+        else:  # no running systemd (a chroot, a container without it): what the unit files say
+            found = dict((unit, dict(enabled=_stdout(module, [systemctl, 'is-enabled', unit])[1],
+                                     active=_stdout(module, [systemctl, 'is-active', unit])[1])) for unit in names)
+    state = dict(service=found[service], services=dict((unit, found[unit]) for unit in units),
+                 firewalld=found['firewalld.service']['active'] if systemctl else '', ufw=False, selinux=False)
     if bins.get('ufw'):
         out = _stdout(module, [bins['ufw'], 'status'], environ_update=C_LOCALE)[1]
         state['ufw'] = any(line.startswith('Status: active') for line in out.splitlines())

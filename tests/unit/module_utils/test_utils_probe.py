@@ -280,3 +280,14 @@ def test_good_options_pass():
                                        services=['prometheus-node-exporter.service'],
                                        units=['wg-quick@wg0.service', 'wireguard-mesh-textfile-wg0.timer'],
                                        sysctls=['net.ipv4.ip_forward', 'net.ipv4.conf.eth0/10.rp_filter'])) == []
+
+
+def test_unit_states_from_one_systemctl_show():
+    text = ('LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\n'
+            'LoadState=not-found\nActiveState=inactive\nUnitFileState=\n\n'
+            'LoadState=loaded\nActiveState=failed\nUnitFileState=disabled\n')
+    assert probe.parse_unit_states(text, ['a.service', 'b.service', 'c.service']) == {
+        'a.service': {'enabled': 'enabled', 'active': 'active'},
+        'b.service': {'enabled': 'not-found', 'active': 'inactive'},
+        'c.service': {'enabled': 'disabled', 'active': 'failed'}}
+    assert probe.parse_unit_states('', ['a.service']) == {'a.service': {'enabled': '', 'active': ''}}

@@ -126,14 +126,14 @@ def test_probe_of_a_site_in_a_namespace(wg_node, etc_of, tmp_path):
     assert isinstance(result['kernel'], bool) and 'wgmesh-probe' not in node.sh('ip', 'link', 'show')
     assert isinstance(result['ufw'], bool) and isinstance(result['selinux'], bool)
     if shutil.which('systemctl'):
-        unit = 'wg-quick@%s.service' % node.iface
-        assert result['service'] == dict(
-            enabled=node.sh('systemctl', 'is-enabled', unit, check=False).strip(),
-            active=node.sh('systemctl', 'is-active', unit, check=False).strip())
+        def unit_state(unit):
+            enabled = node.sh('systemctl', 'is-enabled', unit, check=False).strip()
+            shown = node.sh('systemctl', 'show', '-p', 'LoadState', '--value', unit, check=False).strip()
+            return dict(enabled=enabled or ('not-found' if shown == 'not-found' else ''),
+                        active=node.sh('systemctl', 'is-active', unit, check=False).strip())
+        assert result['service'] == unit_state('wg-quick@%s.service' % node.iface)
         assert result['firewalld'] == node.sh('systemctl', 'is-active', 'firewalld', check=False).strip()
-        assert result['services'] == dict(
-            (unit, dict(enabled=node.sh('systemctl', 'is-enabled', unit, check=False).strip(),
-                        active=node.sh('systemctl', 'is-active', unit, check=False).strip())) for unit in SERVICES)
+        assert result['services'] == dict((unit, unit_state(unit)) for unit in SERVICES)
     else:
         assert result['services'] == dict((unit, dict(enabled='', active='')) for unit in SERVICES)
 
