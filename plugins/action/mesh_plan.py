@@ -11,7 +11,10 @@ __metaclass__ = type
 
 import os
 
+from ansible import constants as C
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import connection_loader
 
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model, offline, plan
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.node import node_plan
@@ -19,6 +22,7 @@ from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.model import plai
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.render import role_renderer
 
 STEPS = ('mesh', 'keys', 'psk', 'node', 'peers', 'render')
+PIPELINING_VARS = ('ansible_connection', 'ansible_pipelining', 'ansible_ssh_pipelining')
 
 
 class ActionModule(ActionBase):
@@ -68,7 +72,32 @@ class ActionModule(ActionBase):
             return {'failed': True, 'problems': problems,
                     'msg': '\n'.join(['The mesh inventory has %d problem(s); no site was contacted:' % len(problems)]
                                      + ['- ' + problem for problem in problems])}
+        first = dict((var, plain(hostvars[names[0]][var])) for var in PIPELINING_VARS
+                     if names and var in hostvars[names[0]])
+        warning = self._pipelining_warning(first)
+        if warning:
+            mesh['warnings'] = [warning]
         return mesh
+
+    @staticmethod
+    def _pipelining_warning(site_vars):
+        """PSKs reach the sites as module arguments: with SSH pipelining over stdin, without it in a
+        module file in the remote temporary directory (0700, removed after the task). ``site_vars``:
+        the connection variables of the group's first site."""
+        if site_vars.get('ansible_connection', 'ssh') not in ('ssh', 'ansible.builtin.ssh', 'smart'):
+            return None
+        try:
+            connection_loader.get('ssh', class_only=True)  # loads the plugin's option definitions
+            pipelining = C.config.get_config_value('pipelining', plugin_type='connection', plugin_name='ssh',
+                                                   variables=site_vars)
+        except (AnsibleError, KeyError, TypeError, ValueError):
+            return None
+        if pipelining:
+            return None
+        return ('wgmesh.wireguard: SSH pipelining is off, so the PSKs this run writes travel to the sites inside '
+                "Ansible's module file in the remote temporary directory (mode 0700, removed after the task) instead "
+                'of over the SSH session. Set pipelining = True under [ssh_connection] in ansible.cfg '
+                '(or ANSIBLE_PIPELINING=True).')
 
     def _results_by_site(self, task_vars, var_name, names, outside):
         """site -> the registered result of ``var_name`` (play hosts), or of the ``outside`` loop."""

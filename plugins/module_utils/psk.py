@@ -86,6 +86,9 @@ def run_psk(module):
     directory = params['directory']
     peers = params['peers'] or []
     problems = check_names(peers)
+    if params['return_content'] and not module.no_log:
+        problems.append('return_content returns PSKs: set no_log: true on the task, so that Ansible keeps them out '
+                        'of its output, logs and callbacks')
     if problems:
         module.fail_json(msg='; '.join(problems))
     result = dict(changed=False, directory=directory, peers={}, removed=[])

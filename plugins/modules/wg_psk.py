@@ -52,7 +52,8 @@ options:
     default: false
   return_content:
     description:
-      - "Return the PSK contents of the listed peers in RV(contents). Use C(no_log: true) on the task."
+      - "Return the PSK contents of the listed peers in RV(contents). The task must have C(no_log: true): the
+        module refuses otherwise."
     type: bool
     default: false
 attributes:

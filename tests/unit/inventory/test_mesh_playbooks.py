@@ -206,3 +206,12 @@ def test_role_preflight_refuses_before_any_site_is_contacted(unreachable, tmp_pa
     rc, output = playbook(str(play), '-i', inventory(GOOD_INVENTORY))
     assert 'UNREACHABLE' in output
     assert marker.exists()
+
+
+@pytest.mark.parametrize('pipelining,warned', [('False', True), ('True', False)])
+def test_validate_warns_when_ssh_pipelining_is_off(unreachable, pipelining, warned):
+    inventory, marker = unreachable
+    rc, output = playbook('wgmesh.wireguard.validate', '-i', inventory(GOOD_INVENTORY), ANSIBLE_PIPELINING=pipelining)
+    assert rc == 0, output
+    assert ('SSH pipelining is off, so the PSKs this run writes travel' in output) is warned, output
+    assert not marker.exists()

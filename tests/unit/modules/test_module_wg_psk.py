@@ -86,9 +86,18 @@ def test_return_content_only_on_opt_in(tmp_path):
     psk = keys.generate_psk()
     run_module('wg_psk', dict(directory=directory, peers=[dict(name='b', psk=psk)]))
     result = run_module('wg_psk', dict(directory=directory, peers=[dict(name='b'), dict(name='x')],
-                                       return_content=True))
+                                       return_content=True, _ansible_no_log=True))
     assert result['contents'] == {'b': psk}
     assert result['changed'] is False
+
+
+def test_return_content_without_no_log_is_refused(tmp_path):
+    directory = str(tmp_path)
+    psk = keys.generate_psk()
+    run_module('wg_psk', dict(directory=directory, peers=[dict(name='b', psk=psk)]))
+    result = run_module('wg_psk', dict(directory=directory, peers=[dict(name='b')], return_content=True))
+    assert result.failed and 'set no_log: true on the task' in result['msg']
+    assert psk not in result.stdout and 'contents' not in result.json
 
 
 def test_invalid_file_reported_and_replaced_when_psk_given(tmp_path):
