@@ -71,7 +71,7 @@ def bench(sites, env):
     run(["bash", "lab/lab.sh", "up", str(sites), "--no-lan-hosts"])
     run(["bash", "lab/lab.sh", "inventory", str(sites), str(inventory)])
     playbook = ["ansible-playbook", "wgmesh.wireguard.site", "-i", str(inventory)]
-    out = {"sites": sites}
+    out = {"sites": sites, "load_before": os.getloadavg()[0]}
     text, out["first_converge_s"] = run(playbook, state / ("bench-%d-first.json" % sites), env)
     out["first_recap"] = parse(text)[0]
     reruns = []
@@ -81,8 +81,12 @@ def bench(sites, env):
     out["rerun_s"] = reruns
     out["rerun_recap"], out["rerun_remote_rounds"] = parse(text)
     out["rerun_changed"] = sum(h["changed"] for h in out["rerun_recap"].values())
-    install = task_results(text, "Install the WireGuard packages this node lacks")
-    out["rerun_installed_nothing"] = install is not None and all(r.get("skipped") for r in install)
+    # Nothing installed: no site's plan has the install step, and no install task ran.
+    plans = task_results(text, "Plan this site")
+    installs = (task_results(text, "Install the packages with apt") or []) + \
+        (task_results(text, "Install the packages with dnf") or [])
+    out["rerun_installed_nothing"] = plans is not None and \
+        all("install" not in (r.get("steps") or []) for r in plans) and all(r.get("skipped") for r in installs)
     setup = task_results(text, "Gather the distribution facts")
     out["rerun_fact_subsets"] = sorted({subset for r in setup or [] for subset in
                                         (r.get("invocation", {}).get("module_args", {}).get("gather_subset") or [])})
@@ -120,9 +124,11 @@ def main():
     table = "\n".join(lines)
     rounds = "\n".join("- %s" % name for name in results[-1]["rerun_remote_rounds"])
     (RESULTS / "role.md").write_text(
-        "# Role benchmark (lab, SSH + pipelining, forks 10)\n\nMeasured %s on this machine (%d cores).\n\n%s\n\n"
+        "# Role benchmark (lab, SSH + pipelining, forks 10)\n\nMeasured %s on this machine (%d cores); "
+        "load average before each size: %s.\n\n%s\n\n"
         "Task rounds that contacted the sites in the %d-site re-run (facts gathered: %s):\n\n%s\n"
-        % (time.strftime("%Y-%m-%d"), os.cpu_count(), table, results[-1]["sites"],
+        % (time.strftime("%Y-%m-%d"), os.cpu_count(),
+           ", ".join("%.2f (%d sites)" % (r["load_before"], r["sites"]) for r in results), table, results[-1]["sites"],
            ", ".join(results[-1]["rerun_fact_subsets"]) or "none", rounds))
     print(table)
     print("re-run rounds:\n" + rounds)

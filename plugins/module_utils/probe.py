@@ -258,7 +258,7 @@ def parse_unit_states(text, units):
     """``{unit: {enabled, active}}`` from ``systemctl show -p LoadState,UnitFileState,ActiveState``
     of ``units`` (one block per unit, in order). ``enabled`` is the unit file state, or
     ``not-found`` for a unit that does not exist."""
-    blocks = [block for block in text.strip().split('\n\n')] if text.strip() else []
+    blocks = text.strip().split('\n\n') if text.strip() else []
     states = {}
     for unit, block in zip(units, blocks):
         fields = dict(line.partition('=')[::2] for line in block.splitlines())

@@ -240,8 +240,8 @@ def _secret_directories(site, probe, where):
                             "Replace the link by the directory it points to, or set wireguard_mesh_config_dir to it."
                             % (site, path))
         if (state.get('mode'), state.get('owner'), state.get('group')) != ('700', 'root', 'root'):
-            fixes.append({'path': path, 'mode': '0700', 'was': '%s %s:%s' % (state.get('mode'), state.get('owner'),
-                                                                            state.get('group'))})
+            was = '%s %s:%s' % (state.get('mode'), state.get('owner'), state.get('group'))
+            fixes.append({'path': path, 'mode': '0700', 'was': was})
     return fixes
 
 

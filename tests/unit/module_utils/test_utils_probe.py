@@ -65,7 +65,7 @@ def test_os_release_quoting_and_absence(tmp_path):
     path.write_text("ID='opensuse-leap'\nID_LIKE=\"suse opensuse\"\nVERSION_ID=\"15.6\"\nBROKEN\n")
     assert osrelease.read_os([str(path)])['id_like'] == 'suse opensuse'
     assert osrelease.read_os([str(tmp_path / 'none')]) == dict(id='', id_like='', version_id='', distribution='',
-                                                           family='', major='')
+                                                               family='', major='')
 
 
 # ---------------------------------------------------------------------------- files
