@@ -382,6 +382,34 @@ def _lan_overlaps(mesh):
         stack.append(item)
 
 
+def _endpoints_in_routes(mesh):
+    """An endpoint inside the tunnel network or a site's LAN: the other sites route that range into
+    the tunnel, so WireGuard's own packets to the endpoint would loop into the tunnel itself.
+    One sweep over the sorted LANs (nested or disjoint) and the sorted endpoint addresses."""
+    points = sorted((ip[0], ip[1], name, ip[2]) for (host, _port), names in mesh.endpoints.items()
+                    for ip in [parse_ip(host)] if ip is not None for name in names)
+    intervals = sorted(mesh.intervals, key=lambda item: (item[0], item[1], -item[2], item[3]))
+    stack, index = [], 0
+    for version, value, name, host in points:
+        while index < len(intervals) and (intervals[index][0], intervals[index][1]) <= (version, value):
+            item = intervals[index]
+            index += 1
+            while stack and (stack[-1][0] != item[0] or stack[-1][2] < item[1]):
+                stack.pop()
+            stack.append(item)
+        while stack and (stack[-1][0] != version or stack[-1][2] < value):
+            stack.pop()
+        if not stack:
+            continue
+        inner = stack[-1]
+        where = ('the tunnel network %s' % inner[5] if inner[4] is None else
+                 'its own LAN %s' % inner[5] if inner[4] == name else "%s, a LAN of site '%s'" % (inner[5], inner[4]))
+        mesh.add("site '%s': wireguard_mesh_endpoint %s is inside %s: the sites route that range into the tunnel, "
+                 "so WireGuard's own packets to this endpoint would loop into the tunnel. Give the address the other "
+                 "sites reach it at over the underlay (its public address), outside every LAN and the tunnel network."
+                 % (name, host, where))
+
+
 def _mtu_problem(mesh, given_mtu):
     if given_mtu != 0 or not mesh.underlay:
         return
@@ -410,5 +438,6 @@ def validate(sites, network, network6='', interface='wg0', mtu_value=0, group='w
         _check_site(mesh, order, site)
     _duplicates(mesh)
     _lan_overlaps(mesh)
+    _endpoints_in_routes(mesh)
     _mtu_problem(mesh, given_mtu)
     return problems
