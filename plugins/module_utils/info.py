@@ -48,39 +48,47 @@ def ping_addresses(module, addresses, timeout):
     return sorted(line.strip() for line in out.splitlines() if line.strip())
 
 
-def read_once(module):
+def read_once(module, interface, ping, ping_timeout, expect, since, fresh):
     """One attempt: ping, read the interface, judge the expected peers."""
-    params = module.params
-    unanswered = ping_addresses(module, params['ping'], params['ping_timeout'])
-    info, _psks = wg.read_dump(module, params['interface'])
-    result = dict(changed=False, exists=info is not None, interface=info and info['interface'],
+    unanswered = ping_addresses(module, ping, ping_timeout)
+    info, _psks = wg.read_dump(module, interface)
+    result = dict(exists=info is not None, interface=info and info['interface'],
                   peers=info['peers'] if info else [], unanswered=unanswered)
     result['problems'] = ['no answer from %s' % address for address in unanswered] + [
-        '%s: %s' % (peer['name'], peer['reason'])
-        for peer in stale_peers(result['peers'], params['expect'], params['since'], params['fresh'])]
+        '%s: %s' % (peer['name'], peer['reason']) for peer in stale_peers(result['peers'], expect, since, fresh)]
     return result
 
 
-def failure(params, result):
+def watch(module, interface, ping=(), ping_timeout=5, expect=(), since=0, fresh=(), timeout=0,
+          clock=time.time, sleep=time.sleep):
+    """Read once; with a timeout, again every RETRY_DELAY seconds until there is no problem or the
+    time is up. ValueError, HealthError or wg.WgError when the input or ``wg`` fails."""
+    deadline = clock() + max(0, timeout)
+    result = read_once(module, interface, list(ping), ping_timeout, list(expect), since, list(fresh))
+    while result['problems'] and timeout > 0 and clock() + RETRY_DELAY < deadline:
+        sleep(RETRY_DELAY)
+        result = read_once(module, interface, list(ping), ping_timeout, list(expect), since, list(fresh))
+    return result
+
+
+def failure(interface, timeout, result):
     port = (result['interface'] or {}).get('listen_port')
     return ('%s after %ss: %s. Check that UDP %s is open between the sites, the endpoints are right, and both '
             'ends of each pair hold the same PSK (wgmesh.wireguard.wg_psk fingerprints).'
-            % (params['interface'], params['timeout'], '; '.join(result['problems']), port or 'the listen port'))
+            % (interface, timeout, '; '.join(result['problems']), port or 'the listen port'))
 
 
-def run_info(module, clock=time.time, sleep=time.sleep):
+def run_info(module):
     """Entry point of the wg_info module. With a timeout, tries again until every pinged address
     answers and every expected peer has a good handshake, and fails with what is missing."""
     params = module.params
-    deadline = clock() + max(0, params['timeout'])
     try:
         wg.check_interface(params['interface'])
-        result = read_once(module)
-        while result['problems'] and params['timeout'] > 0 and clock() + RETRY_DELAY < deadline:
-            sleep(RETRY_DELAY)
-            result = read_once(module)
+        result = watch(module, params['interface'], params['ping'], params['ping_timeout'], params['expect'],
+                       params['since'], params['fresh'], params['timeout'])
     except (ValueError, HealthError, wg.WgError) as exc:
         module.fail_json(msg=str(exc), interface=params['interface'])
+    result['changed'] = False
     if result['problems'] and params['timeout'] > 0:
-        module.fail_json(msg=failure(params, result), **result)
+        module.fail_json(msg=failure(params['interface'], params['timeout'], result), **result)
     return result

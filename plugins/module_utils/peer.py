@@ -18,6 +18,8 @@ import time
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import wg
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.secretfile import SecretFileError, read_secret
+from ansible_collections.wgmesh.wireguard.plugins.module_utils import info
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.handshake import HealthError
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.keypair import KeyStep, load_public_key
 
 NO_PSK = '/dev/null'
@@ -38,6 +40,12 @@ PEER_ARGUMENT_SPEC = dict(
     switch_at=dict(type='float'),
     start_handshakes=dict(type='bool', default=False),
     routes=dict(type='bool', default=True),
+    verify=dict(type='bool', default=False),
+    ping=dict(type='list', elements='str', default=[]),
+    since=dict(type='int', default=0),
+    fresh=dict(type='list', elements='str', default=[]),
+    verify_timeout=dict(type='int', default=30),
+    fresh_timeout=dict(type='int', default=150),
 )
 
 # A switch time further away than this is a mistake (seconds, vs the node's clock).
@@ -385,6 +393,7 @@ def run_peer(module):
     """Entry point of the wg_peer module."""
     params = module.params
     interface = params['interface']
+    started = time.time()
     switched_at = late = None
     key_changed = False
     handshakes = []
@@ -408,4 +417,23 @@ def run_peer(module):
         result['diff'] = dict(before=describe(interface, plan.before, plan.routes_removed),
                               after=describe(interface, plan.after, plan.routes_added),
                               before_header=interface, after_header=interface)
+    if params['verify'] and not module.check_mode:
+        _verify(module, params, desired, plan, started, result)
     return result
+
+
+def _verify(module, params, desired, plan, started, result):
+    """After the change: every peer answers and has a handshake; the peers this call added or gave a
+    new PSK (and those named in ``fresh``) need one newer than ``since`` (default: this call's start)."""
+    fresh = sorted(set(plan.fresh) | set(params['fresh']))
+    timeout = params['fresh_timeout'] if fresh else params['verify_timeout']
+    expect = [dict(name=peer.get('name') or peer['public_key'], public_key=peer['public_key']) for peer in desired]
+    try:
+        checked = info.watch(module, params['interface'], params['ping'], 5, expect, params['since'] or int(started),
+                             fresh, timeout)
+    except (ValueError, HealthError, wg.WgError) as exc:
+        module.fail_json(msg='%s; the peers were applied' % exc, **result)
+    result.update(problems=checked['problems'], unanswered=checked['unanswered'])
+    if checked['problems']:
+        module.fail_json(msg='%s (the peers were applied)' % info.failure(params['interface'], timeout, checked),
+                         **result)

@@ -114,6 +114,47 @@ options:
         if it exists and is not C(proto kernel). Default routes (C(/0)) are never touched.
     type: bool
     default: true
+  verify:
+    description:
+      - After the change, ping O(ping) and wait until every listed peer has a handshake. The peers this call
+        added or gave a new PSK (all of them after a key change), and those named in O(fresh), need one at or
+        after O(since). The module fails naming what is missing, with the peers applied.
+      - One call instead of M(wgmesh.wireguard.wg_peer) and then M(wgmesh.wireguard.wg_info). Skipped in
+        check mode.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  ping:
+    description: With O(verify), the addresses (the peers' tunnel addresses) to ping at each attempt.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
+  since:
+    description: With O(verify), epoch seconds a fresh handshake must be newer than. V(0) is the start of this call.
+    type: int
+    default: 0
+    version_added: 0.2.0
+  fresh:
+    description:
+      - With O(verify), names of peers that need a fresh handshake besides those this call changed, for
+        instance every peer after the interface was started or restarted.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
+  verify_timeout:
+    description: With O(verify), seconds to wait when no peer needs a fresh handshake.
+    type: int
+    default: 30
+    version_added: 0.2.0
+  fresh_timeout:
+    description:
+      - With O(verify), seconds to wait when some peer needs a fresh handshake. A session rekeys 120 s after
+        it began, so a peer whose handshake is older may need that long.
+    type: int
+    default: 150
+    version_added: 0.2.0
 attributes:
   check_mode:
     support: full
@@ -164,6 +205,17 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+problems:
+  description: With O(verify), what is missing - addresses that did not answer, peers without a (fresh enough)
+    handshake. Empty when all is well.
+  returned: when O(verify) ran
+  type: list
+  elements: str
+unanswered:
+  description: With O(verify), the O(ping) addresses that did not answer.
+  returned: when O(verify) ran
+  type: list
+  elements: str
 interface:
   description: The interface name.
   returned: always

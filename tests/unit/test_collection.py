@@ -65,7 +65,7 @@ def test_installed_site_playbook_resolves(installed):
     rc, out = run(["ansible-playbook", "wgmesh.wireguard.site", "-i", str(REPO / "inventories" / "example"),
                    "--list-tasks"], cwd=installed["cwd"], **installed["env"])
     assert rc == 0, out
-    assert "Apply the peers to the running interface" in out
+    assert "Apply the peers live (no restart), then wait for a good handshake with each" in out
 
 
 def test_installed_validate_playbook_accepts_the_example_inventory(installed):

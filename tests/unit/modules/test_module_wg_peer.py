@@ -219,6 +219,25 @@ def test_real_handshake_between_two_namespaces(wg_node, tmp_path):
         'listen_port'] in bad['msg']
     once = a.run('wg_info', dict(expect=[dict(name='c', public_key=ghost)]))
     assert not once.failed and once['problems'] == ['c: not on the interface']
+    # wg_peer verifies in the same call: nothing to change, B answers and has a handshake
+    peer_b = dict(name='b', public_key=pub_b, preshared_key_path=psk_a,
+                  endpoint='10.213.0.2:%d' % info_b['interface']['listen_port'], allowed_ips=['10.214.0.2/32'],
+                  persistent_keepalive=1)
+    calm = a.run('wg_peer', dict(private_key_path=key_a, peers=[peer_b], verify=True, ping=['10.214.0.2']))
+    assert not calm.failed and calm['changed'] is False and calm['problems'] == [], calm.json
+    # a peer added now that nobody answers for: applied, then the verify fails naming it
+    peer_c = dict(name='c', public_key=ghost, endpoint='10.213.0.3:51820', allowed_ips=['10.214.0.3/32'])
+    started = time.time()
+    added = a.run('wg_peer', dict(private_key_path=key_a, peers=[peer_b, peer_c], verify=True,
+                                  ping=['10.214.0.2', '10.214.0.3'], fresh_timeout=4))
+    assert added.failed and added['added'] == ['c'] and 3 <= time.time() - started < 30
+    assert added['problems'] == ['no answer from 10.214.0.3', 'c: no handshake yet'], added.json
+    assert '(the peers were applied)' in added['msg'] and 'unreachable' not in added.json
+    assert ghost in [p['public_key'] for p in a.run('wg_info', {})['peers']]
+    check = a.run('wg_peer', dict(private_key_path=key_a, peers=[peer_b], exclusive=True, verify=True,
+                                  ping=['10.214.0.77']),
+                  check=True)
+    assert not check.failed and 'problems' not in check.json and check['removed'] == [ghost]
 
 
 def test_key_rotation_activate_at_switch_time_then_rollback(wg_node, tmp_path):
