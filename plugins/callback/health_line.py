@@ -16,7 +16,7 @@ description:
     summary line of C(wgmesh.wireguard.health)) on stdout, and one line per unreachable host or
     failed task on stderr; nothing else. The exit code is ansible-playbook's own (non-zero when
     any pair is stale or missing).
-  - Use with C(ANSIBLE_STDOUT_CALLBACK=wgmesh.wireguard.health_line) and C(-e health_summary=true).
+  - Use with C(ANSIBLE_STDOUT_CALLBACK=wgmesh.wireguard.health_line) and C(-e wireguard_mesh_health_summary=true).
 author:
   - wgmesh maintainers (@wgmesh)
 version_added: 0.1.0

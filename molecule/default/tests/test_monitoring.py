@@ -60,7 +60,7 @@ def playbook(name, *extra, env=None):
 
 def health(*extra):
     env = dict(ENV, ANSIBLE_STDOUT_CALLBACK="wgmesh.wireguard.health_line")
-    return playbook("health", "-e", "health_summary=true", *extra, env=env)
+    return playbook("health", "-e", "wireguard_mesh_health_summary=true", *extra, env=env)
 
 
 def scrape(client, address, port=9100):
