@@ -155,12 +155,11 @@ cmd_instances() {  # count: molecule's instance config for the sites, as YAML
 
 cmd_down() {
   forget_ssh_masters 20
-  local ids
-  ids=$(podman ps -a --filter name="^$lab-" --format '{{.Names}}')
-  [[ -z "$ids" ]] || podman rm -f -t 2 $ids >/dev/null
-  local nets
-  nets=$(podman network ls --format '{{.Name}}' | grep "^$lab-" || true)
-  [[ -z "$nets" ]] || podman network rm -f $nets >/dev/null
+  local ids nets
+  mapfile -t ids < <(podman ps -a --filter name="^$lab-" --format '{{.Names}}')
+  ((${#ids[@]} == 0)) || podman rm -f -t 2 "${ids[@]}" >/dev/null
+  mapfile -t nets < <(podman network ls --format '{{.Name}}' | grep "^$lab-" || true)
+  ((${#nets[@]} == 0)) || podman network rm -f "${nets[@]}" >/dev/null
   echo "lab: down ($lab)"
 }
 

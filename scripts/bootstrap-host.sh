@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 packages=(podman runc debootstrap wireguard-tools wireguard-go iproute2 openssh-client
           iputils-ping rsync git make
-          prometheus nftables)  # promtool for the alert rule tests; nft blocks a pair in the lab
+          prometheus nftables   # promtool for the alert rule tests; nft blocks a pair in the lab
+          shellcheck)           # ansible-test sanity skips its shellcheck test without it
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deploys the mesh on the lab with ansible-playbook, then shows that every pair answers.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 log=lab/state/site.log
 mkdir -p lab/state
 

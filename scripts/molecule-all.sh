@@ -5,7 +5,7 @@
 # terminal and to build/logs/molecule-NAME.log. When any failed, the failing tests' reports
 # come last, where a CI log's tail shows them.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 logs=build/logs
 mkdir -p "$logs"
 failed=()

@@ -66,7 +66,8 @@ mkdir -p "$BUILD"
 done
 # ansible-test wants a git-free tree (or a repo of its own) so it does not walk the parent checkout.
 cd "$BUILD"
-git init -q . && git add -A >/dev/null 2>&1 && git -c user.name=sanity -c user.email=sanity@invalid \
-    commit -q -m sanity >/dev/null 2>&1 || true
+if git init -q . && git add -A >/dev/null 2>&1; then
+  git -c user.name=sanity -c user.email=sanity@invalid commit -q -m sanity >/dev/null 2>&1 || true
+fi
 
 exec "$ANSIBLE_TEST" sanity --venv --python "$PYTHON_VERSION" --color no "$@"
