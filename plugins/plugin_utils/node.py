@@ -201,6 +201,8 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     node['start'] = service.get('enabled') != 'enabled' or service.get('active') != 'active'
     node['restart'] = not node['start'] and _interface_differs(probe, node)
     node['fresh_all'] = node['start'] or node['restart']
+    # A started or restarted interface has only new sessions: every peer needs a new handshake.
+    node['fresh'] = [peer['name'] for peer in peers] if node['fresh_all'] else []
     node['package_manager'] = os_vars.get('__wireguard_mesh_package_manager') or ''
     if node['packages'] and node['package_manager'] not in ('apt', 'dnf'):
         osinfo = probe.get('os') or {}

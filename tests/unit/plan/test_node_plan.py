@@ -28,7 +28,7 @@ def test_a_converged_site_has_no_steps(lab):
     for site in SITES:
         node = node_of(site, lab, converged_probe(site, lab))
         assert node['steps'] == [] and node['writes'] == [], site
-        assert node['packages'] == [] and not node['start'] and not node['restart']
+        assert node['packages'] == [] and not node['start'] and not node['restart'] and node['fresh'] == []
 
 
 def test_a_fresh_site_gets_packages_files_service_in_order(lab):
@@ -39,7 +39,7 @@ def test_a_fresh_site_gets_packages_files_service_in_order(lab):
     assert node['package_manager'] == 'apt'
     assert sorted(item['path'] for item in node['writes']) == [
         '/etc/sysctl.d/99-wireguard.conf', '/etc/wireguard/wg0.conf', '/etc/wireguard/wgmesh-firewall.nft']
-    assert node['fresh_all'] is True
+    assert node['fresh_all'] is True and node['fresh'] == ['frankfurt', 'newyork']
 
 
 def test_the_config_names_every_peer_with_a_valid_key_and_holds_no_secret(lab):
@@ -111,7 +111,7 @@ def test_a_live_interface_whose_address_port_or_mtu_differs_is_restarted(lab, li
     probe = converged_probe('dublin', lab)
     probe['interface'].update(live)
     node = node_of('dublin', lab, probe)
-    assert node['steps'] == ['restart'] and node['fresh_all']
+    assert node['steps'] == ['restart'] and node['fresh_all'] and node['fresh'] == ['frankfurt', 'newyork']
 
 
 def test_a_psk_file_with_a_wrong_owner_or_a_symlink_is_rewritten(lab):
