@@ -42,6 +42,49 @@ SAFE_PATH_RE = re.compile(r'/(?:[A-Za-z0-9_.@+-]+/?)*')
 LISTEN_ADDRESS_RE = re.compile(r'(?:[A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}')
 NODE_PATHS = ('wireguard_mesh_config_dir', 'wireguard_mesh_monitoring_textfile_dir',
               'wireguard_mesh_monitoring_exporter_binary')
+# Values passed to modules (a package manager, get_url, firewalld) or written into XML: the forms
+# those accept, without quotes, shell characters, white space or non-ASCII.
+_URL = r'(?:https?|ftp|file)://[A-Za-z0-9._~:/?#\[\]@!&()*+,=%-]{1,2000}'
+PACKAGE_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+:~=-]{0,199}|' + _URL + r'|/(?:[A-Za-z0-9_.@+~-]+/?)+')
+URL_RE = re.compile(_URL)
+CHECKSUM_RE = re.compile(r'(?:md5|sha1|sha224|sha256|sha384|sha512):(?:[0-9A-Fa-f]{32,128}|' + _URL + ')')
+ZONE_RE = re.compile(r'[A-Za-z0-9_-]{1,17}')
+FORMS = (
+    ('wireguard_mesh_wireguard_go_package', PACKAGE_RE, 'a package name (e.g. wireguard-go), or the URL or path of a .deb/.rpm'),
+    ('wireguard_mesh_monitoring_exporter_package', PACKAGE_RE, 'a package name, or the URL or path of a .deb/.rpm'),
+    ('wireguard_mesh_monitoring_exporter_url', URL_RE, 'an http(s), ftp or file URL, with any quote, space or ; '
+                                                       'percent-encoded'),
+    ('wireguard_mesh_monitoring_exporter_checksum', CHECKSUM_RE, 'ALGORITHM:HEX such as sha256:9f86d0..., or '
+                                                                 'ALGORITHM:URL of a checksum file'),
+    ('wireguard_mesh_firewalld_zone', ZONE_RE, 'a firewalld zone name: 1 to 17 letters, digits, _ or - (e.g. internal)'),
+)
+
+
+_CONVERSION_RE = re.compile(r"argument '(\w+)' is of type \w+ and we were unable to convert to (bool|int|float)"
+                            r"(?:: .*?(?:The value (.*) is not a valid boolean|\"(.*)\" cannot be converted).*)?$", re.S)
+_TYPE_ADVICE = {'bool': 'is not a boolean: use true or false', 'int': 'is not an integer',
+                'float': 'is not a number'}
+
+
+def _readable(error):
+    """The validator's conversion errors in the words of the other messages (its list of valid
+    booleans is a set, printed in a different order on every run)."""
+    match = _CONVERSION_RE.match(error)
+    if not match:
+        return _escaped(error.rstrip('.'))
+    name, kind, value_a, value_b = match.groups()
+    value = value_a or value_b
+    return _escaped('%s %s%s' % (name, (value + ' ') if value else '', _TYPE_ADVICE[kind]))
+
+
+def _escaped(text):
+    """Control characters of a message (the validator quotes values raw) as escapes, like repr()."""
+    return re.sub(r'[\x00-\x1f\x7f]', lambda m: repr(m.group(0))[1:-1], text)
+
+
+def _shown(value):
+    """A value in a message: escaped (no raw control character reaches a log), at most 60 characters."""
+    return repr(value) if len(value) <= 60 else repr(value[:60]) + '... (%d characters)' % len(value)
 
 
 def unsafe_option_problems(site, options):
@@ -57,6 +100,10 @@ def unsafe_option_problems(site, options):
             problems.append("site '%s': %s %r is not a plain absolute path: use letters, digits and _ . @ + - "
                             "between slashes, no spaces, quotes, '..' or shell characters (it is used in wg-quick's "
                             "PostUp and in systemd units)." % (site, name, value))
+    for name, form, what in FORMS:
+        value = options.get(name)
+        if value and isinstance(value, str) and not form.fullmatch(value):
+            problems.append("site '%s': %s %s is not %s." % (site, name, _shown(value), what))
     address = options.get('wireguard_mesh_monitoring_exporter_address')
     if address and not LISTEN_ADDRESS_RE.fullmatch(address):
         problems.append("site '%s': wireguard_mesh_monitoring_exporter_address %r is not [host]:port: use e.g. "
@@ -113,7 +160,7 @@ def _site_option_problems(names, hostvars, role_defaults, spec):
         values = dict((var, hostvars[name][var] if var in hostvars[name] else role_defaults.get(var))
                       for var in optional)
         options, errors = node_options(optional, values)
-        problems += ["site '%s': %s (see ansible-doc -t role wgmesh.wireguard.wireguard_mesh)." % (name, error.rstrip('.'))
+        problems += ["site '%s': %s (see ansible-doc -t role wgmesh.wireguard.wireguard_mesh)." % (name, _readable(error))
                      for error in errors]
         if not errors:
             problems += unsafe_option_problems(name, options) + option_problems(name, options)

@@ -33,7 +33,7 @@ def test_the_lab_mesh(lab):
                                       "firewalld, nftables, ufw, iptables, none, got: pf"),
     ('wireguard_mesh_monitoring', 'prometheus', "site 'frankfurt': value of wireguard_mesh_monitoring must be one of: "
                                                 "none, textfile, exporter, got: prometheus"),
-    ('wireguard_mesh_masquerade', 'sometimes', "site 'frankfurt': argument 'wireguard_mesh_masquerade' is of type"),
+    ('wireguard_mesh_masquerade', 'sometimes', "site 'frankfurt': wireguard_mesh_masquerade 'sometimes' is not a boolean: use true or false"),
     ('wireguard_mesh_monitoring', 'exporter', "site 'frankfurt': wireguard_mesh_monitoring is 'exporter', but "
                                               "wireguard_exporter is not packaged"),
 ])
