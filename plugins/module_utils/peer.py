@@ -18,7 +18,8 @@ from ansible_collections.wgmesh.wireguard.plugins.module_utils import info, keys
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.handshake import HealthError
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.keypair import KeyStep, load_public_key
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.secretfile import SecretFileError, read_secret
-from ansible_collections.wgmesh.wireguard.plugins.module_utils.switch import start_handshakes, wait_until
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.handoff import HandoffError
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.switch import make_switch
 
 NO_PSK = '/dev/null'
 
@@ -35,7 +36,19 @@ PEER_ARGUMENT_SPEC = dict(
     exclusive=dict(type='bool', default=False),
     private_key_path=dict(type='path', no_log=False),
     key_rotation=dict(type='str', default='none', choices=['none', 'activate', 'rollback']),
-    switch_at=dict(type='float'),
+    announce_switch=dict(type='dict', options=dict(
+        token=dict(type='str', required=True, no_log=False),
+        ready_timeout=dict(type='float', default=30),
+        require_ready=dict(type='bool', default=True),
+    )),
+    switch_on_signal=dict(type='dict', options=dict(
+        token=dict(type='str', required=True, no_log=False),
+        site=dict(type='str', required=True),
+        name=dict(type='str', required=True),
+        timeout=dict(type='float', default=120),
+        delay=dict(type='float', default=0.2),
+        on_timeout=dict(type='str', default='fail', choices=['fail', 'switch']),
+    )),
     start_handshakes=dict(type='bool', default=False),
     routes=dict(type='bool', default=True),
     verify=dict(type='bool', default=False),
@@ -68,7 +81,7 @@ def normalize_peers(peers):
         seen[public_key] = index
         item = dict(public_key=public_key, name=peer.get('name') or public_key,
                     preshared_key_path=peer.get('preshared_key_path') or None,
-                    endpoint=None, allowed_ips=[],
+                    endpoint=None, allowed_ips=[], address=None,
                     persistent_keepalive=peer.get('persistent_keepalive') or 0)
         endpoint = (peer.get('endpoint') or '').strip()
         if endpoint:
@@ -77,8 +90,10 @@ def normalize_peers(peers):
             except ValueError as exc:
                 problems.append('%s.%s' % (label, exc))
         try:
-            item['allowed_ips'] = wg.sort_cidrs(
-                wg.normalize_cidr(a, '%s.allowed_ips entry' % label) for a in (peer.get('allowed_ips') or []))
+            given = [wg.normalize_cidr(a, '%s.allowed_ips entry' % label) for a in (peer.get('allowed_ips') or [])]
+            item['allowed_ips'] = wg.sort_cidrs(given)
+            # The first allowed IP as given: the peer's own (tunnel) address, which the handoff talks to.
+            item['address'] = given[0].split('/')[0] if given else None
         except ValueError as exc:
             problems.append(str(exc))
         if not 0 <= item['persistent_keepalive'] <= 65535:
@@ -323,35 +338,13 @@ def _plan(module, params, desired, private_public_key):
     return plan
 
 
-def _switch(module, params, plan, argv, key_step, desired):
-    """Make the planned change at ``switch_at``: ``(switched_at, late, key_changed, handshakes)``."""
-    interface = params['interface']
-    # Everything is read and planned: only the switch itself happens at switch_at.
-    late = wait_until(params['switch_at'])
-    switched_at = time.time()
-    key_changed = key_step.apply() if key_step is not None else False
-    if argv:
-        try:
-            wg.run_checked(module, argv, 'wg set %s' % interface)
-        except wg.WgError:
-            if key_step is not None:
-                key_step.undo()
-            raise
-    if plan.routes_added or plan.routes_removed:
-        for command in wg.route_commands(wg.ip_bin(module), interface, plan.routes_added, plan.routes_removed):
-            wg.run_checked(module, command, 'route change on %s' % interface)
-    handshakes = start_handshakes(desired) if params['start_handshakes'] and plan.changed else []
-    return switched_at, late, key_changed, handshakes
-
-
 def run_peer(module):
     """Entry point of the wg_peer module."""
     params = module.params
     interface = params['interface']
     started = time.time()
-    switched_at = late = None
+    switched = dict(switched_at=None, handoff=None, handshakes_started=[])
     key_changed = False
-    handshakes = []
     try:
         wg.check_interface(interface)
         desired = normalize_peers(params['peers'] or [])
@@ -359,15 +352,14 @@ def run_peer(module):
         plan = _plan(module, params, desired, private_public_key)
         argv = plan.set_argv(wg.wg_bin(module))
         if not module.check_mode:
-            switched_at, late, key_changed, handshakes = _switch(module, params, plan, argv, key_step, desired)
+            key_changed = make_switch(module, params, plan, argv, key_step, desired, switched)
         elif key_step is not None:
             key_changed = key_step.public_key_after() != key_step.pair.public[key_step.pair.path]
-    except (ValueError, SecretFileError, wg.WgError) as exc:
-        module.fail_json(msg=str(exc), interface=interface)
+    except (ValueError, SecretFileError, wg.WgError, HandoffError) as exc:
+        module.fail_json(msg=str(exc), interface=interface, **switched)
     result = dict(changed=plan.changed or key_changed, interface=interface, added=plan.added, updated=plan.updated,
                   removed=plan.removed, changes=plan.changes, routes_added=plan.routes_added,
-                  routes_removed=plan.routes_removed, command=argv, switched_at=switched_at,
-                  switch_late=late, handshakes_started=handshakes, fresh=plan.fresh)
+                  routes_removed=plan.routes_removed, command=argv, fresh=plan.fresh, **switched)
     if module._diff:
         result['diff'] = dict(before=describe(interface, plan.before, plan.routes_removed),
                               after=describe(interface, plan.after, plan.routes_added),

@@ -1,30 +1,33 @@
 # -*- coding: utf-8 -*-
 # Copyright: wgmesh maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The moment of a rotation switch (wg_peer's switch_at) and the handshakes started right after it."""
+"""The moment of wg_peer's change: the key step, the one ``wg set``, the routes, and around them the
+handoff of a key switch (handoff.py) and the handshakes started right after it."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import socket
 import time
 
-# A switch time further away than this is a mistake (seconds, vs the node's clock).
-MAX_SWITCH_WAIT = 600
+from ansible_collections.wgmesh.wireguard.plugins.module_utils import handoff, wg
+
+TOKEN_RE = re.compile(r'[A-Za-z0-9_-]{8,64}')
 
 
 def start_handshakes(desired):
-    """One empty UDP datagram (port 9, discard) to the first allowed IP of each peer.
+    """One empty UDP datagram (port 9, discard) to the address of each peer.
 
     The datagram is routed into the tunnel, so the interface starts a handshake with that peer
     now instead of at its next packet. Returns the addresses that were sent to.
     """
     sent = []
     for peer in desired:
-        if not peer['allowed_ips']:
+        address = peer.get('address')
+        if not address:
             continue
-        address = peer['allowed_ips'][0].split('/')[0]
         family = socket.AF_INET6 if ':' in address else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -37,18 +40,86 @@ def start_handshakes(desired):
     return sent
 
 
-def wait_until(switch_at, now=time.time, sleep=time.sleep):
-    """Wait until ``switch_at`` (epoch seconds); returns how late (s, >= 0) the switch starts.
+def _token(options, option):
+    if not TOKEN_RE.fullmatch(options['token']):
+        raise ValueError('%s.token must be 8 to 64 of A-Z a-z 0-9 _ -' % option)
+    return options['token']
 
-    Sleeps (never spins: on a busy node the WireGuard process needs the CPU at that moment).
-    """
-    if switch_at is None:
-        return 0.0
-    delay = switch_at - now()
-    if delay > MAX_SWITCH_WAIT:
-        raise ValueError('switch_at is %.0f s in the future (more than %d s): check the clocks of the '
-                         'controller and the node' % (delay, MAX_SWITCH_WAIT))
-    while delay > 0:
-        sleep(min(delay, 1.0))
-        delay = switch_at - now()
-    return -delay
+
+def _site_address(desired, site):
+    for peer in desired:
+        if peer['name'] == site:
+            if not peer['address']:
+                raise ValueError('switch_on_signal.site %s has no allowed IP to talk to' % site)
+            return peer['address']
+    raise ValueError('switch_on_signal.site %s is not one of the peers: name the site whose key changes' % site)
+
+
+def _wait_for_signal(options, interface, desired, changed):
+    """As a peer of the site whose key changes: the handoff record once the plan may be applied."""
+    token = _token(options, 'switch_on_signal')
+    address = _site_address(desired, options['site'])
+    record = dict(role='peer', site=options['site'], signal_at=None, timed_out=False)
+    tap = handoff.Tap(interface, token)
+    try:
+        # Also when nothing is to change here (moved already): the site waits for every peer's word.
+        record['signal_at'] = handoff.wait_for_switch(tap, address, token, options['name'], options['timeout'])
+    finally:
+        tap.close()
+    if record['signal_at'] is None:
+        record['timed_out'] = True
+        if changed and options['on_timeout'] == 'fail':
+            raise handoff.HandoffError(
+                'no switch signal from %s within %ss: nothing was changed here. The site did not switch (its '
+                'rotation stopped before), or the tunnel between the two carries nothing' % (options['site'], options['timeout']))
+    else:
+        time.sleep(options['delay'])
+    return record
+
+
+def _wait_for_ready(options, interface, desired):
+    """As the site whose key changes: the handoff record once every peer waits (make_switch announces)."""
+    token = _token(options, 'announce_switch')
+    record = dict(role='site', ready_missing=[], announced_at=None, announce_ms=None)
+    tap = handoff.Tap(interface, token)
+    try:
+        record['ready_missing'] = handoff.wait_for_ready(tap, [peer['name'] for peer in desired], options['ready_timeout'])
+    finally:
+        tap.close()
+    if record['ready_missing'] and options['require_ready']:
+        raise handoff.HandoffError(
+            'peer(s) %s did not say within %ss that they wait for the switch: nothing was switched. Each peer '
+            'runs wg_peer with switch_on_signal at the same time (Ansible async), and its tunnel to this site '
+            'must carry traffic' % (', '.join(record['ready_missing']), options['ready_timeout']))
+    return record
+
+
+def make_switch(module, params, plan, argv, key_step, desired, switched):
+    """Apply the plan; fills ``switched`` (switched_at, handoff, handshakes_started); returns key_changed."""
+    interface = params['interface']
+    announce = params['announce_switch']
+    if params['switch_on_signal']:
+        switched['handoff'] = _wait_for_signal(params['switch_on_signal'], interface, desired, plan.changed)
+    elif announce:
+        switched['handoff'] = _wait_for_ready(announce, interface, desired)
+    key_changed = key_step.apply() if key_step is not None else False
+    if announce:
+        # The last datagram under the old key; the key changes right after it.
+        switched['handoff']['announced_at'] = time.time()
+        handoff.announce([peer['address'] for peer in desired if peer['address']], announce['token'], '-')
+    if argv:
+        try:
+            wg.run_checked(module, argv, 'wg set %s' % interface)
+        except wg.WgError:
+            if key_step is not None:
+                key_step.undo()
+            raise
+    switched['switched_at'] = time.time()
+    if announce:
+        switched['handoff']['announce_ms'] = round((switched['switched_at'] - switched['handoff']['announced_at']) * 1000, 1)
+    if plan.routes_added or plan.routes_removed:
+        for command in wg.route_commands(wg.ip_bin(module), interface, plan.routes_added, plan.routes_removed):
+            wg.run_checked(module, command, 'route change on %s' % interface)
+    if params['start_handshakes'] and plan.changed:
+        switched['handshakes_started'] = start_handshakes(desired)
+    return key_changed

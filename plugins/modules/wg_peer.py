@@ -89,18 +89,80 @@ options:
     type: str
     choices: [none, activate, rollback]
     default: none
-  switch_at:
+  announce_switch:
     description:
-      - Epoch time (seconds, may have a fraction) at which to make the change. The module reads and plans
-        first, sleeps until then and then runs the key step, the one C(wg set) and the route changes.
-      - Lets several nodes switch at the same moment (rolling key rotation across sites, started in parallel
-        by one task); it relies on synchronised clocks (NTP). A time in the past switches at once (see
-        RV(switch_late)); one more than 600 seconds ahead is refused.
-    type: float
+      - Makes this node the site of a key switch handed off through the tunnel, without shared clocks
+        (rolling key rotation). Each peer runs M(wgmesh.wireguard.wg_peer) with O(switch_on_signal) at the
+        same time (Ansible C(async)).
+      - The module plans, waits until every listed peer says (through the tunnel) that it waits, sends each
+        peer a C(switch) datagram and right after it changes the key. The C(switch) datagram is the last one
+        under the old key, so a peer that moves after it has received everything sent under the old key.
+      - The datagrams go to UDP port 9 of the first allowed IP of each peer, and are read with a packet
+        socket on the interface (before any firewall rule; needs root or C(CAP_NET_RAW)).
+    type: dict
+    suboptions:
+      token:
+        description: The same random word (8 to 64 of C(A-Z a-z 0-9 _ -)) given to the peers; it tells this
+          switch from any other.
+        type: str
+        required: true
+      ready_timeout:
+        description: Seconds to wait for every peer to say it waits.
+        type: float
+        default: 30
+      require_ready:
+        description:
+          - Fail, with nothing switched, when a peer did not say it waits within O(announce_switch.ready_timeout).
+          - V(false) switches anyway after the timeout (a switch back after a failed rotation, when some
+            tunnels may be broken).
+        type: bool
+        default: true
+    version_added: 0.2.0
+  switch_on_signal:
+    description:
+      - Makes this node a peer of a site whose key changes with O(announce_switch) (see there). The module plans,
+        tells the site every 0.1 s that it waits, and applies its change only once the site's C(switch)
+        datagram has arrived, plus O(switch_on_signal.delay).
+      - When there is nothing to change here, the module still waits (the site waits for every peer), but
+        does not fail when the datagram does not come.
+    type: dict
+    suboptions:
+      token:
+        description: The token of the switch (the same as the site's).
+        type: str
+        required: true
+      site:
+        description: The name, in O(peers), of the site whose key changes; its first allowed IP is where this
+          node says that it waits.
+        type: str
+        required: true
+      name:
+        description: This node's name as the site's O(peers) list names it.
+        type: str
+        required: true
+      timeout:
+        description: Seconds to wait for the site's C(switch) datagram.
+        type: float
+        default: 120
+      delay:
+        description:
+          - Seconds between the C(switch) datagram and this node's change. They cover packets that the network
+            delivers out of order, and the moment between the site's datagram and its key change (see
+            RV(handoff)). While they pass, the site queues its packets to this node (up to 128).
+        type: float
+        default: 0.2
+      on_timeout:
+        description:
+          - V(fail) changes nothing and fails when the datagram did not come (the site did not switch).
+          - V(switch) applies the change anyway (a switch back, when the tunnel to the site may be broken).
+        type: str
+        choices: [fail, switch]
+        default: fail
+    version_added: 0.2.0
   start_handshakes:
     description:
       - When the call changed something, send one empty UDP datagram (port 9, discard) through the
-        tunnel to the first allowed IP of each listed peer right after the change, so the interface starts
+        tunnel to the first allowed IP (as listed) of each peer right after the change, so the interface starts
         a handshake with every peer at once rather than at its next packet.
       - After a key switch, a peer whose first handshake reached this node too early (before the switch)
         otherwise waits for its retry, up to 5 seconds, when this node has nothing to send to it.
@@ -195,13 +257,25 @@ EXAMPLES = r"""
     private_key_path: /etc/wireguard/wg0.key
     peers: "{{ mesh_peers }}"
 
-- name: Switch to the staged key (wg0.key.next) at an agreed moment, file and live key together
+- name: On each peer of site-a, wait for site-a's switch to its new key (in the background)
+  wgmesh.wireguard.wg_peer:
+    interface: wg0
+    peers: "{{ mesh_peers_with_new_key_of_site_a }}"
+    exclusive: true
+    start_handshakes: true
+    switch_on_signal: {token: "{{ switch_token }}", site: site-a, name: "{{ inventory_hostname }}"}
+  async: 300
+  poll: 0
+  when: inventory_hostname != 'site-a'
+
+- name: On site-a, switch to the staged key (wg0.key.next), file and live key together
   wgmesh.wireguard.wg_peer:
     interface: wg0
     private_key_path: /etc/wireguard/wg0.key
     key_rotation: activate
-    switch_at: "{{ switch_time }}"
+    announce_switch: {token: "{{ switch_token }}"}
     peers: "{{ mesh_peers }}"
+  when: inventory_hostname == 'site-a'
 """
 
 RETURN = r"""
@@ -276,22 +350,27 @@ command:
   elements: str
   sample: [/usr/bin/wg, set, wg0, peer, "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", endpoint, "198.51.100.20:51820"]
 switched_at:
-  description: Epoch time at which the change was made (after waiting for O(switch_at)), V(null) in check mode.
+  description: Epoch time right after the change was made (after the handoff, if any), V(null) in check mode.
   returned: success
   type: float
   sample: 1700000000.012
+handoff:
+  description:
+    - With O(announce_switch) (C(role=site)) - C(ready_missing), the peers that did not say they wait,
+      C(announced_at), the time of the C(switch) datagrams, and C(announce_ms), the milliseconds from them
+      to the end of the key change.
+    - With O(switch_on_signal) (C(role=peer)) - C(site), C(signal_at), the time the site's C(switch)
+      arrived (V(null) when it did not come), and C(timed_out).
+    - V(null) without either option, and in check mode.
+  returned: success
+  type: dict
+  sample: {"role": "peer", "site": "site-a", "signal_at": 1700000000.003, "timed_out": false}
 handshakes_started:
   description: Addresses that O(start_handshakes) sent a datagram to.
   returned: success
   type: list
   elements: str
   sample: [10.99.0.2]
-switch_late:
-  description: Seconds the change started after O(switch_at) (V(0) when on time or without O(switch_at)), V(null)
-    in check mode.
-  returned: success
-  type: float
-  sample: 0.0
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -300,7 +379,8 @@ from ansible_collections.wgmesh.wireguard.plugins.module_utils.peer import PEER_
 
 
 def main():
-    module = AnsibleModule(argument_spec=PEER_ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=PEER_ARGUMENT_SPEC, supports_check_mode=True,
+                           mutually_exclusive=[('announce_switch', 'switch_on_signal')])
     module.exit_json(**run_peer(module))
 
 

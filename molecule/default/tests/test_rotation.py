@@ -158,7 +158,7 @@ def write_results(pings, timings, reports):
         "lines below show where in the 2 s after a switch the worst RTT fell. A stalled handshake "
         "would show as about 5000 ms and loss.",
         "",
-        "Moments of the switches as the sites' modules recorded them (spread = last minus first site):",
+        "The key switches as the sites' modules recorded them (handed off through the tunnel, no shared clock):",
         "",
     ] + ["- %s" % line for line in reports] + [""]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -184,12 +184,13 @@ def test_rotation_under_traffic_loses_nothing(tmp_path):
             proc, seconds = playbook("rotate")
             assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
             timings.append(("`rotate` (%s run, 3 sites)" % run, seconds))
-            switches = [(m.group(1), float(m.group(2)), float(m.group(3))) for m in re.finditer(
-                r'"site": "([^"]+)",\s*"switch_late_ms": [\d.]+,\s*"switch_spread_ms": ([\d.]+),\s*"switched_at": ([\d.]+)',
-                proc.stdout)]
+            switches = [(m.group(3), m.group(1), float(m.group(2)), float(m.group(4))) for m in re.finditer(
+                r'"handoff_ms": ([\d.]+),.*?"peers_moved_ms": ([-\d.]+),\s*"site": "([^"]+)",\s*"switched_at": ([\d.]+)',
+                proc.stdout, re.S)]
             assert len(switches) == len(SITES), proc.stdout[-3000:]
-            reports += ["rotate (%s run), %s: spread %s ms" % (run, site, spread) for site, spread, _at in switches]
-            STATE.setdefault("switches", []).extend((run, site, at) for site, _spread, at in switches)
+            reports += ["rotate (%s run), %s: switch datagrams to key change %s ms, last other site moved %s ms "
+                        "after the key change" % (run, site, handoff, moved) for site, handoff, moved, _at in switches]
+            STATE.setdefault("switches", []).extend((run, site, at) for site, _handoff, _moved, at in switches)
             keys = public_keys()
             assert all(keys[site] != before_keys[site] for site in SITES), (before_keys, keys)
             STATE.setdefault("keys", []).append(keys)

@@ -7,13 +7,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
+import subprocess
+import sys
+import threading
 import time
+from types import SimpleNamespace
 
-from module_harness import needs_root_and
+from module_harness import REPO, needs_root_and
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
 
 pytestmark = needs_root_and('ip', 'wg', 'wireguard-go')
+
+RELAY = os.path.join(REPO, 'lab', 'wan_relay.py')
 
 
 def new_pub():
@@ -152,7 +159,12 @@ def test_bad_peer_input_fails_before_touching_interface(wg_node):
     assert node.run('wg_info', {})['peers'] == []
 
 
-def test_real_handshake_between_two_namespaces(wg_node, tmp_path):
+def linked_pair(wg_node, tmp_path, wan_delay=None):
+    """Namespaces a and b joined by a veth (10.213.0.1/.2), WireGuard addresses 10.214.0.1/.2, keys
+    and one PSK written; each side's peer entry for the other (b's with keepalive 1 s) is applied.
+
+    With ``wan_delay`` (seconds), every WireGuard datagram between the two goes through
+    lab/wan_relay.py in b's namespace and waits that long each way (``pair.relay``: stop it)."""
     a, b = wg_node('a'), wg_node('b')
     veth_a, veth_b = 'wgmv%da' % (os.getpid() % 10000), 'wgmv%db' % (os.getpid() % 10000)
     a.sh('ip', 'link', 'add', veth_a, 'type', 'veth', 'peer', 'name', veth_b, 'netns', b.ns)
@@ -162,24 +174,40 @@ def test_real_handshake_between_two_namespaces(wg_node, tmp_path):
     b.sh('ip', 'link', 'set', veth_b, 'up')
     a.sh('ip', 'addr', 'add', '10.214.0.1/32', 'dev', a.iface)
     b.sh('ip', 'addr', 'add', '10.214.0.2/32', 'dev', b.iface)
-    key_a, key_b = str(tmp_path / 'a.key'), str(tmp_path / 'b.key')
-    write(key_a, keys.generate_private_key())
-    write(key_b, keys.generate_private_key())
-    psk_a, psk_b = str(tmp_path / 'a.psk'), str(tmp_path / 'b.psk')
+    pair = SimpleNamespace(a=a, b=b, key_a=str(tmp_path / 'a.key'), key_b=str(tmp_path / 'b.key'),
+                           psk_a=str(tmp_path / 'a.psk'), psk_b=str(tmp_path / 'b.psk'))
+    write(pair.key_a, keys.generate_private_key())
+    write(pair.key_b, keys.generate_private_key())
     psk = keys.generate_psk()
-    write(psk_a, psk)
-    write(psk_b, psk)
-    info_a = a.run('wg_info', {})
-    info_b = b.run('wg_info', {})
-    pub_a = keys.public_key_from_private(open(key_a).read().strip())
-    pub_b = keys.public_key_from_private(open(key_b).read().strip())
-    ra = a.run('wg_peer', dict(private_key_path=key_a, peers=[dict(
-        name='b', public_key=pub_b, preshared_key_path=psk_a,
-        endpoint='10.213.0.2:%d' % info_b['interface']['listen_port'], allowed_ips=['10.214.0.2/32'],
-        persistent_keepalive=1)]))
-    rb = b.run('wg_peer', dict(private_key_path=key_b, peers=[dict(
-        name='a', public_key=pub_a, preshared_key_path=psk_b,
-        endpoint='10.213.0.1:%d' % info_a['interface']['listen_port'], allowed_ips=['10.214.0.1/32'])]))
+    write(pair.psk_a, psk)
+    write(pair.psk_b, psk)
+    pair.port_a = a.run('wg_info', {})['interface']['listen_port']
+    pair.port_b = b.run('wg_info', {})['interface']['listen_port']
+    pair.pub_a = keys.public_key_from_private(open(pair.key_a).read().strip())
+    pair.pub_b = keys.public_key_from_private(open(pair.key_b).read().strip())
+    pair.relay, endpoint_a, endpoint_b = None, '10.213.0.1:%d' % pair.port_a, '10.213.0.2:%d' % pair.port_b
+    if wan_delay is not None:
+        pair.relay = subprocess.Popen(
+            ['ip', 'netns', 'exec', b.ns, sys.executable, RELAY, '--delay', str(wan_delay),
+             '--listen', '10.213.0.2:41001=%s' % endpoint_a, '--listen', '10.213.0.2:41002=127.0.0.1:%d' % pair.port_b],
+            stdout=subprocess.PIPE, universal_newlines=True)
+        assert pair.relay.stdout.readline().strip() == 'ready'
+        endpoint_a, endpoint_b = '10.213.0.2:41001', '10.213.0.2:41002'
+    pair.peer_b = dict(name='b', public_key=pair.pub_b, preshared_key_path=pair.psk_a,
+                       endpoint=endpoint_b, allowed_ips=['10.214.0.2/32'], persistent_keepalive=1)
+    pair.peer_a = dict(name='a', public_key=pair.pub_a, preshared_key_path=pair.psk_b,
+                       endpoint=endpoint_a, allowed_ips=['10.214.0.1/32'])
+    pair.applied_a = a.run('wg_peer', dict(private_key_path=pair.key_a, peers=[pair.peer_b]))
+    pair.applied_b = b.run('wg_peer', dict(private_key_path=pair.key_b, peers=[pair.peer_a]))
+    return pair
+
+
+def test_real_handshake_between_two_namespaces(wg_node, tmp_path):
+    pair = linked_pair(wg_node, tmp_path)
+    a, b, ra, rb = pair.a, pair.b, pair.applied_a, pair.applied_b
+    key_a, key_b, psk_a, psk_b, pub_a, pub_b = pair.key_a, pair.key_b, pair.psk_a, pair.psk_b, pair.pub_a, pair.pub_b
+    info_a = dict(interface=dict(listen_port=pair.port_a))
+    info_b = dict(interface=dict(listen_port=pair.port_b))
     assert ra['routes_added'] == ['10.214.0.2/32'] and rb['routes_added'] == ['10.214.0.1/32']
     # A's first initiation may reach B before B knows A (then WireGuard retries after 5 s):
     # ping once a second until the first reply, 15 s at most.
@@ -240,39 +268,119 @@ def test_real_handshake_between_two_namespaces(wg_node, tmp_path):
     assert not check.failed and 'problems' not in check.json and check['removed'] == [ghost]
 
 
-def test_key_rotation_activate_at_switch_time_then_rollback(wg_node, tmp_path):
-    node = wg_node('a')
-    key_path = str(tmp_path / 'wg0.key')
-    old_private, new_private = keys.generate_private_key(), keys.generate_private_key()
-    write(key_path, old_private)
-    write(key_path + '.next', new_private)
-    old_pub, new_pub_ = (keys.public_key_from_private(k) for k in (old_private, new_private))
-    node.run('wg_peer', dict(private_key_path=key_path))
-    peers = [dict(name='b', public_key=new_pub(), allowed_ips=['10.30.0.0/24'])]
+def run_in_background(node, args):
+    """``node.run('wg_peer', args)`` in a thread; join() it, then read ``.result``."""
+    thread = threading.Thread(target=lambda: setattr(thread, 'result', node.run('wg_peer', args)))
+    thread.start()
+    return thread
 
-    check = node.run('wg_peer', dict(private_key_path=key_path, key_rotation='activate', peers=peers), check=True)
-    assert check['changed'] is True and check['switched_at'] is None
-    assert os.path.exists(key_path + '.next') and not os.path.exists(key_path + '.prev')
 
-    switch_at = time.time() + 2
-    result = node.run('wg_peer', dict(private_key_path=key_path, key_rotation='activate', peers=peers,
-                                      switch_at=switch_at))
-    assert result['changed'] is True and switch_at <= result['switched_at'] < switch_at + 1.5
-    assert 0 <= result['switch_late'] < 1.5
-    assert result['command'][3:5] == ['private-key', key_path]
-    assert open(key_path).read().strip() == new_private and open(key_path + '.prev').read().strip() == old_private
-    assert not os.path.exists(key_path + '.next') and oct(os.stat(key_path).st_mode & 0o777) == '0o600'
-    assert node.run('wg_info', {})['interface']['public_key'] == new_pub_
-    assert old_private not in result.stdout and new_private not in result.stdout
+def pinger(node, address, count):
+    """``ping`` at 100 packets/s from the node's namespace until ``count`` replies came."""
+    return subprocess.Popen(['ip', 'netns', 'exec', node.ns, 'ping', '-i', '0.01', '-c', str(count), '-w', '60',
+                             address], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
 
-    again = node.run('wg_peer', dict(private_key_path=key_path, key_rotation='activate', peers=peers))
+
+def lost(proc):
+    """The requests without a reply although a later one was answered (not those still on their way
+    when ping stopped), and the largest RTT (ms)."""
+    out = proc.communicate(timeout=90)[0]
+    replies = dict((int(seq), float(rtt)) for seq, rtt in re.findall(r'icmp_seq=(\d+) ttl=\d+ time=([\d.]+)', out))
+    assert replies, out[-500:]
+    return sorted(set(range(1, max(replies) + 1)) - set(replies)), max(replies.values())
+
+
+def stage_key(pair):
+    """A new key staged for a (``<key>.next``): ``(site_args, a's entry on b with the new key, new private)``."""
+    new_private = keys.generate_private_key()
+    write(pair.key_a + '.next', new_private)
+    moved = dict(pair.peer_a, public_key=keys.public_key_from_private(new_private))
+    return dict(private_key_path=pair.key_a, key_rotation='activate', peers=[pair.peer_b]), moved, new_private
+
+
+def switch_under_traffic(pair, site_args, moved, count):
+    """a switches to its staged key, handed off to b, while each pings the other at 100 packets/s;
+    asserts that no ping was lost and that none waited for a handshake retry (5 s); returns
+    (a's result, b's result, the largest RTT in ms)."""
+    pings = [pinger(pair.a, '10.214.0.2', count), pinger(pair.b, '10.214.0.1', count)]
+    time.sleep(1)
+    peer = run_in_background(pair.b, dict(peers=[moved], exclusive=True, start_handshakes=True,
+                                          switch_on_signal=dict(token='handoff-one', site='a', name='b', timeout=60)))
+    site = pair.a.run('wg_peer', dict(site_args, announce_switch=dict(token='handoff-one')))
+    peer.join()
+    assert not site.failed and not peer.result.failed, (site.json, peer.result.json)
+    assert site['handoff']['ready_missing'] == [] and 0 <= site['handoff']['announce_ms'] < 1000
+    assert peer.result['handoff']['signal_at'] >= site['handoff']['announced_at']
+    assert peer.result['switched_at'] >= peer.result['handoff']['signal_at'] + 0.2
+    results = [lost(proc) for proc in pings]
+    assert [missing for missing, _rtt in results] == [[], []], results
+    worst = max(rtt for _missing, rtt in results)
+    assert worst < 5000, results
+    return site, peer.result, worst
+
+
+def test_key_switch_handed_off_through_the_tunnel_loses_nothing(wg_node, tmp_path):
+    pair = linked_pair(wg_node, tmp_path)
+    a, b = pair.a, pair.b
+    a.sh('ping', '-c', '1', '-w', '15', '10.214.0.2')
+    old_private = open(pair.key_a).read().strip()
+    site_args, moved, new_private = stage_key(pair)
+    new_pub_a = moved['public_key']
+
+    check = a.run('wg_peer', dict(site_args, announce_switch=dict(token='check-only')), check=True)
+    assert check['changed'] is True and check['handoff'] is None and check['switched_at'] is None
+
+    # Nobody waits: the site does not switch. No site announces: the peer does not move.
+    lonely = a.run('wg_peer', dict(site_args, announce_switch=dict(token='lonely-switch', ready_timeout=1)))
+    assert lonely.failed and 'b did not say within 1.0s' in lonely['msg'] and 'nothing was switched' in lonely['msg']
+    assert os.path.exists(pair.key_a + '.next') and a.run('wg_info', {})['interface']['public_key'] == pair.pub_a
+    alone = b.run('wg_peer', dict(peers=[moved], exclusive=True,
+                                  switch_on_signal=dict(token='alone-peer', site='a', name='b', timeout=1)))
+    assert alone.failed and alone['msg'].startswith('no switch signal from a within 1.0s: nothing was changed here')
+    assert pair.pub_a in b.dump() and new_pub_a not in b.dump()
+    bad = b.run('wg_peer', dict(peers=[moved], switch_on_signal=dict(token='x y', site='nobody', name='b')))
+    assert bad.failed and 'token must be' in bad['msg']
+
+    # The handoff under traffic, 100 packets/s each way: not one is lost.
+    site, peer, dummy = switch_under_traffic(pair, site_args, moved, 800)
+    assert peer['removed'] == [pair.pub_a] and peer['handshakes_started'] == ['10.214.0.1']
+    assert a.run('wg_info', {})['interface']['public_key'] == new_pub_a
+    assert new_pub_a in b.dump() and pair.pub_a not in b.dump()
+    assert open(pair.key_a).read().strip() == new_private and open(pair.key_a + '.prev').read().strip() == old_private
+    for result in (site, peer):
+        assert old_private not in result.stdout and new_private not in result.stdout
+
+    # Back the same way; a peer whose signal does not come moves anyway with on_timeout=switch.
+    peer = run_in_background(b, dict(peers=[pair.peer_a], exclusive=True, switch_on_signal=dict(
+        token='handoff-back', site='a', name='b', timeout=30, on_timeout='switch')))
+    back = a.run('wg_peer', dict(site_args, key_rotation='rollback',
+                                 announce_switch=dict(token='handoff-back', require_ready=False)))
+    peer.join()
+    assert not back.failed and not peer.result.failed and peer.result['handoff']['timed_out'] is False
+    assert a.run('wg_info', {})['interface']['public_key'] == pair.pub_a and pair.pub_a in b.dump()
+    assert open(pair.key_a).read().strip() == old_private and not os.path.exists(pair.key_a + '.prev')
+    forced = b.run('wg_peer', dict(peers=[moved], exclusive=True, switch_on_signal=dict(
+        token='never-sent', site='a', name='b', timeout=1, on_timeout='switch')))
+    assert not forced.failed and forced['handoff']['timed_out'] is True and new_pub_a in b.dump()
+    again = a.run('wg_peer', dict(site_args))
     assert again['changed'] is False  # nothing staged: a re-run is a no-op
 
-    back = node.run('wg_peer', dict(private_key_path=key_path, key_rotation='rollback', peers=peers,
-                                    switch_at=time.time() - 5))
-    assert back['changed'] is True and back['switch_late'] >= 5
-    assert open(key_path).read().strip() == old_private and not os.path.exists(key_path + '.prev')
-    assert node.run('wg_info', {})['interface']['public_key'] == old_pub
+
+def test_key_switch_over_a_slow_wan_on_busy_cpus_loses_nothing(wg_node, tmp_path):
+    """40 ms each way through lab/wan_relay.py (RTT 80 ms, like Dublin - New York), every core busy."""
+    pair = linked_pair(wg_node, tmp_path, wan_delay=0.04)
+    burners = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for dummy in range(os.cpu_count() or 2)]
+    try:
+        rtt = pair.a.sh('ping', '-c', '3', '-w', '20', '10.214.0.2')
+        assert float(re.search(r'= [\d.]+/([\d.]+)/', rtt).group(1)) >= 80, rtt
+        site_args, moved, dummy = stage_key(pair)
+        dummy, dummy, worst = switch_under_traffic(pair, site_args, moved, 1000)
+        assert worst >= 80  # the relay was in the path
+        assert pair.a.run('wg_info', {})['interface']['public_key'] == moved['public_key']
+    finally:
+        for proc in burners + [pair.relay]:
+            proc.kill()
+            proc.wait()
 
 
 def test_key_rotation_refuses_bad_input(wg_node, tmp_path):
@@ -286,5 +394,6 @@ def test_key_rotation_refuses_bad_input(wg_node, tmp_path):
     assert os.path.exists(key_path + '.next')
     no_path = node.run('wg_peer', dict(key_rotation='activate'))
     assert no_path.failed and 'needs private_key_path' in no_path['msg']
-    far = node.run('wg_peer', dict(switch_at=time.time() + 3600))
-    assert far.failed and 'clocks' in far['msg']
+    both = node.run('wg_peer', dict(announce_switch=dict(token='abcdefgh'),
+                                    switch_on_signal=dict(token='abcdefgh', site='b', name='a')))
+    assert both.failed and 'mutually exclusive' in both['msg']

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""A WAN for the lab: a UDP relay that holds every datagram for a one-way delay (and jitter).
+
+This kernel has no netem, so latency between lab sites goes through userspace. Each
+``--listen HOST:PORT=TARGET_HOST:TARGET_PORT`` opens a port that stands for TARGET: a datagram
+from a client C arrives there, waits, and leaves towards TARGET from an upstream socket of C's
+own; what TARGET sends back to that upstream socket waits too and leaves from the listening
+port towards C. Every path through the relay is delayed, whatever endpoint WireGuard roams to
+(the peers only ever see relay addresses). Prints "ready" once every port is bound.
+
+    wan_relay.py --delay 0.040 [--jitter 0.005] --listen 10.213.0.2:41000=127.0.0.1:51820 ...
+"""
+
+import argparse
+import heapq
+import itertools
+import random
+import selectors
+import socket
+import sys
+import time
+
+
+def address(text):
+    host, _, port = text.rpartition(':')
+    return host.strip('[]'), int(port)
+
+
+class Relay(object):
+    def __init__(self, delay, jitter):
+        self.delay = delay
+        self.jitter = jitter
+        self.selector = selectors.DefaultSelector()
+        self.queue = []
+        self.order = itertools.count()
+        self.upstreams = {}
+        self.relayed = 0
+
+    def listen(self, local, target):
+        sock = socket.socket(socket.AF_INET6 if ':' in local[0] else socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(local)
+        sock.setblocking(False)
+        self.selector.register(sock, selectors.EVENT_READ, ('listen', sock, target, None))
+
+    def _upstream(self, listener, target, client):
+        key = (listener.getsockname(), client)
+        if key not in self.upstreams:
+            sock = socket.socket(socket.AF_INET6 if ':' in target[0] else socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(('', 0))
+            sock.setblocking(False)
+            self.selector.register(sock, selectors.EVENT_READ, ('upstream', sock, listener, client))
+            self.upstreams[key] = sock
+        return self.upstreams[key]
+
+    def _hold(self, sock, data, destination):
+        due = time.monotonic() + self.delay + (random.uniform(0, self.jitter) if self.jitter else 0)
+        heapq.heappush(self.queue, (due, next(self.order), sock, data, destination))
+
+    def run(self):
+        while True:
+            timeout = max(self.queue[0][0] - time.monotonic(), 0) if self.queue else None
+            for key, _events in self.selector.select(timeout):
+                kind, sock, other, client = key.data
+                try:
+                    data, source = sock.recvfrom(65535)
+                except (BlockingIOError, ConnectionRefusedError):
+                    continue
+                if kind == 'listen':
+                    self._hold(self._upstream(sock, other, source), data, other)
+                else:
+                    self._hold(other, data, client)
+            now = time.monotonic()
+            while self.queue and self.queue[0][0] <= now:
+                _due, _n, sock, data, destination = heapq.heappop(self.queue)
+                try:
+                    sock.sendto(data, destination)
+                    self.relayed += 1
+                except OSError:
+                    pass  # like a WAN: a datagram that cannot be sent is lost
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--delay', type=float, default=0.04, help='one-way delay in seconds (default 0.04)')
+    parser.add_argument('--jitter', type=float, default=0.0, help='extra random delay, 0 to this many seconds')
+    parser.add_argument('--listen', action='append', required=True, metavar='HOST:PORT=TARGET:PORT')
+    args = parser.parse_args(argv)
+    relay = Relay(args.delay, args.jitter)
+    for spec in args.listen:
+        local, _, target = spec.partition('=')
+        relay.listen(address(local), address(target))
+    print('ready', flush=True)
+    try:
+        relay.run()
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
