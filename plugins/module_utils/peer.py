@@ -180,6 +180,18 @@ def _new_peer_args(peer, resolve):
     return args
 
 
+# WireGuard's REJECT_AFTER_TIME: a session this young is still in use.
+SESSION_LIFETIME = 180
+
+
+def _roamed(current):
+    """Whether the live endpoint was learned from the peer's authenticated packets and works now
+    (a handshake within a session's lifetime): behind NAT or a relay the peer is reached there,
+    and setting the configured endpoint again would only break the path until it roams back."""
+    age = current.get('latest_handshake_age')
+    return bool(current['endpoint']) and age is not None and age < SESSION_LIFETIME
+
+
 def _update_args(peer, current, after, psk_differs, want_psk, resolve):
     """``(args, changes)`` turning the live peer ``current`` into ``peer``; updates the view ``after``."""
     args = []
@@ -188,7 +200,7 @@ def _update_args(peer, current, after, psk_differs, want_psk, resolve):
         args += ['preshared-key', peer['preshared_key_path'] or NO_PSK]
         after['preshared_key'] = bool(want_psk)
         changes.append('preshared key %s' % ('changed' if want_psk else 'removed'))
-    if peer['endpoint'] and current['endpoint'] not in resolve(peer['endpoint']):
+    if peer['endpoint'] and not _roamed(current) and current['endpoint'] not in resolve(peer['endpoint']):
         args += ['endpoint', peer['endpoint']]
         after['endpoint'] = peer['endpoint']
         changes.append('endpoint %s -> %s' % (current['endpoint'], peer['endpoint']))

@@ -53,7 +53,10 @@ options:
       endpoint:
         description:
           - V(host:port) or V([IPv6]:port). Set when the peer is new or when the live endpoint is not one of
-            the addresses this endpoint resolves to.
+            the addresses this endpoint resolves to, unless the peer had a handshake within the last 180 seconds
+            (a session's lifetime). WireGuard then learned the live endpoint from the peer's own packets (NAT,
+            a relay, a new address) and it works; setting the configured one again would only break the path
+            until the peer roams back, and a re-run would report a change every time.
           - Empty or omitted keeps the endpoint the interface learned (peer behind NAT).
         type: str
       allowed_ips:

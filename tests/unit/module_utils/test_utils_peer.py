@@ -29,9 +29,9 @@ def live_state(own, peers):
     return dict(interface=dict(public_key=own, listen_port=51820, fwmark=0), peers=peers)
 
 
-def live_peer(key, endpoint=None, allowed=(), keepalive=0, psk=False):
+def live_peer(key, endpoint=None, allowed=(), keepalive=0, psk=False, handshake_age=None):
     return dict(public_key=key, endpoint=endpoint, allowed_ips=list(allowed), latest_handshake=0,
-                latest_handshake_age=None, handshake_never=True, rx_bytes=0, tx_bytes=0,
+                latest_handshake_age=handshake_age, handshake_never=handshake_age is None, rx_bytes=0, tx_bytes=0,
                 persistent_keepalive=keepalive, preshared_key_set=psk)
 
 
@@ -110,6 +110,18 @@ def test_endpoint_keepalive_and_allowed_ips_changes_are_not_fresh():
         {key: psk}, {key: psk}, resolve=fake_resolve)
     assert plan.updated == ['b'] and len(plan.changes['b']) == 3
     assert plan.fresh == []
+
+
+@pytest.mark.parametrize('age, changed', [(None, True), (0, False), (179, False), (180, True), (900, True)])
+def test_roamed_endpoint_is_kept_while_its_session_lives(age, changed):
+    """Behind NAT or a relay the peer's packets come from another address than the configured one;
+    WireGuard roams there. A re-run must not set the configured endpoint again while that works."""
+    key = pub()
+    plan = peer_utils.plan_peers('wg0', desired(spec(key, 'b', endpoint='198.51.100.2:51820', allowed=['10.99.0.2'])),
+                                 live_state(OWN, [live_peer(key, '203.0.113.7:40123', ['10.99.0.2/32'], handshake_age=age)]),
+                                 {}, {}, resolve=fake_resolve)
+    assert plan.changed is changed
+    assert (plan.changes.get('b') == ['endpoint 203.0.113.7:40123 -> 198.51.100.2:51820']) is changed
 
 
 def test_peer_without_endpoint_keeps_learned_one():
