@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A WAN for the lab: a UDP relay that holds every datagram for a one-way delay (and jitter).
 
 This kernel has no netem, so latency between lab sites goes through userspace. Each
@@ -6,9 +5,11 @@ This kernel has no netem, so latency between lab sites goes through userspace. E
 from a client C arrives there, waits, and leaves towards TARGET from an upstream socket of C's
 own; what TARGET sends back to that upstream socket waits too and leaves from the listening
 port towards C. Every path through the relay is delayed, whatever endpoint WireGuard roams to
-(the peers only ever see relay addresses). Prints "ready" once every port is bound.
+(the peers only ever see relay addresses). ``--source CLIENT_IP=RELAY_IP`` binds the upstream
+sockets of that client to RELAY_IP, so that a site sees each peer come from the peer's own relay
+address (the endpoint it was given). Prints "ready" once every port is bound.
 
-    wan_relay.py --delay 0.040 [--jitter 0.005] --listen 10.213.0.2:41000=127.0.0.1:51820 ...
+    python3 lab/wan_relay.py --delay 0.040 [--jitter 0.005] --listen 10.213.0.2:41000=127.0.0.1:51820 ...
 """
 
 import argparse
@@ -22,12 +23,13 @@ import time
 
 
 def address(text):
-    host, _, port = text.rpartition(':')
+    host, port = text.rsplit(':', 1)
     return host.strip('[]'), int(port)
 
 
 class Relay(object):
-    def __init__(self, delay, jitter):
+    def __init__(self, delay, jitter, sources=None):
+        self.sources = sources or {}
         self.delay = delay
         self.jitter = jitter
         self.selector = selectors.DefaultSelector()
@@ -46,7 +48,7 @@ class Relay(object):
         key = (listener.getsockname(), client)
         if key not in self.upstreams:
             sock = socket.socket(socket.AF_INET6 if ':' in target[0] else socket.AF_INET, socket.SOCK_DGRAM)
-            sock.bind(('', 0))
+            sock.bind((self.sources.get(client[0], ''), 0))
             sock.setblocking(False)
             self.selector.register(sock, selectors.EVENT_READ, ('upstream', sock, listener, client))
             self.upstreams[key] = sock
@@ -84,10 +86,11 @@ def main(argv=None):
     parser.add_argument('--delay', type=float, default=0.04, help='one-way delay in seconds (default 0.04)')
     parser.add_argument('--jitter', type=float, default=0.0, help='extra random delay, 0 to this many seconds')
     parser.add_argument('--listen', action='append', required=True, metavar='HOST:PORT=TARGET:PORT')
+    parser.add_argument('--source', action='append', default=[], metavar='CLIENT_IP=RELAY_IP')
     args = parser.parse_args(argv)
-    relay = Relay(args.delay, args.jitter)
+    relay = Relay(args.delay, args.jitter, dict(spec.split('=', 1) for spec in args.source))
     for spec in args.listen:
-        local, _, target = spec.partition('=')
+        local, target = spec.split('=', 1)
         relay.listen(address(local), address(target))
     print('ready', flush=True)
     try:

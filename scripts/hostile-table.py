@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write docs/hostile-values.md: every role variable x every hostile value -> what the preflight says.
 
 The values go through the same function as the role's first step (plugin_utils/plan.py `mesh`,
@@ -7,14 +6,13 @@ the guide's three sites, one variable of Dublin (or of the whole mesh) at a time
 tests/unit/plugin_utils/test_hostile_table.py checks that the file is current and that every
 hostile value is refused.
 
-    scripts/hostile-table.py [--check]
+    python3 scripts/hostile-table.py [--check]
 """
 
 import argparse
 import os
 import sys
 
-import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 sys.path.insert(0, os.path.join(ROOT, '.collections'))

@@ -27,7 +27,7 @@ TUNNEL = dict((site, "10.99.0.%d" % (i + 1)) for i, site in enumerate(SITES))
 LAN_HOST = dict((site, "10.%d.%d.10" % (10 * (i + 1), INDEX)) for i, site in enumerate(SITES))
 WAN = dict((site, "10.249.%d.%d" % (INDEX, 11 + i)) for i, site in enumerate(SITES))
 # One pinger per LAN host covers the three pairs: dublin -> frankfurt -> newyork -> dublin.
-PINGS = [(SITES[0], SITES[1]), (SITES[1], SITES[2]), (SITES[2], SITES[0])]
+PINGS = ((SITES[0], SITES[1]), (SITES[1], SITES[2]), (SITES[2], SITES[0]))
 RESULTS = ROOT / "benchmarks" / "results" / "rotation.md"
 SWITCH_WINDOW = (-0.05, 0.25)  # seconds around a key switch: requests sent then meet the new key
 STATE = {}
@@ -97,23 +97,25 @@ def lab_is_up():
         pytest.skip("lab %s is not up (missing %s)" % (LAB, ", ".join(missing)))
 
 
-def start_pingers(directory):
+def start_pingers(directory, pairs=PINGS):
     """Every reply is printed (to a file: a pipe nobody reads would block ping) so that
     labtools.ping_losses can tell a lost request from one still on its way when ping stopped."""
     procs = []
-    for src, dst in PINGS:
+    for src in set(src for src, _dst in pairs):
         podman("exec", src + "-lan", "pkill", "-INT", "-x", "ping")
-        with open(directory / ("%s.ping" % src), "w") as log:
-            procs.append((subprocess.Popen(["podman", "exec", src + "-lan", "ping", "-D", "-i", "0.01", "-w", "900",
-                                            LAN_HOST[dst]], env=ENV, stdout=log, stderr=subprocess.STDOUT),
-                          log.name))
+    for src, dst in pairs:
+        with open(directory / ("%s-%s.ping" % (src, dst)), "w") as log:
+            procs.append(((src, dst), subprocess.Popen(["podman", "exec", src + "-lan", "ping", "-D", "-i", "0.01",
+                                                        "-w", "900", LAN_HOST[dst]], env=ENV, stdout=log,
+                                                       stderr=subprocess.STDOUT), log.name))
     return procs
 
 
 def stop_pingers(procs):
     out = []
-    for (src, dst), (proc, log) in zip(PINGS, procs):
+    for src in set(src for (src, _dst), _proc, _log in procs):
         podman("exec", src + "-lan", "pkill", "-INT", "-x", "ping")
+    for (src, dst), proc, log in procs:
         proc.wait(timeout=30)
         with open(log) as handle:
             text = handle.read()
