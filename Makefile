@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 
-.PHONY: bootstrap demo lab-up lab-down test unit lint sanity molecule molecule-docker molecule-registry molecule-registry-docker bench bench-role clean
+.PHONY: bootstrap demo lab-up lab-down test unit lint sanity docs-lint molecule molecule-docker molecule-registry molecule-registry-docker bench bench-role clean
 
 bootstrap:
 	@bash scripts/bootstrap-host.sh
@@ -20,8 +20,8 @@ demo: lab-up
 lab-down:
 	@bash lab/lab.sh down
 
-## All tests: units, lint, sanity, and the real mesh in molecule.
-test: bootstrap unit lint sanity molecule
+## All tests: units, lint, sanity, the docs as antsibull-docs reads them, and the real mesh in molecule.
+test: bootstrap unit lint sanity docs-lint molecule
 
 unit:
 	python -m pytest -q tests/unit
@@ -31,6 +31,9 @@ lint:
 
 sanity:
 	bash scripts/sanity.sh
+
+docs-lint:
+	bash scripts/docs-lint.sh
 
 ## Every scenario runs even after a failure; the failing tests' reports are printed last.
 molecule:

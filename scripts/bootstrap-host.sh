@@ -30,6 +30,14 @@ if [[ ! -x .venv/bin/python || requirements.txt -nt .venv/.installed ]]; then
   touch .venv/.installed
 fi
 
+if [[ ! -x .venv-docs/bin/python || requirements-docs.txt -nt .venv-docs/.installed ]]; then
+  echo "bootstrap: creating .venv-docs from requirements-docs.txt"
+  python3 -m venv .venv-docs
+  .venv-docs/bin/pip install -q --upgrade pip
+  .venv-docs/bin/pip install -q -r requirements-docs.txt
+  touch .venv-docs/.installed
+fi
+
 # The collection is used by its FQCN from a checkout: expose the repo as
 # ansible_collections/wgmesh/wireguard.
 mkdir -p .collections/ansible_collections/wgmesh

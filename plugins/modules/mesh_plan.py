@@ -12,7 +12,7 @@ module: mesh_plan
 short_description: The plan of a WireGuard mesh run, computed on the controller
 version_added: 0.2.0
 description:
-  - The controller's part of the role M(wgmesh.wireguard.wireguard_mesh) (an action plugin; it contacts no
+  - The controller's part of the role C(wgmesh.wireguard.wireguard_mesh) (an action plugin; it contacts no
     site). The role calls it in four steps; each step's result is the input of the next tasks.
   - V(mesh) reads the sites of the inventory group O(ignore:wireguard_mesh_group) from their hostvars (the
     role's defaults fill in what a site does not set; mesh-wide settings a site does not set come from the

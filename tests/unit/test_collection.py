@@ -2,10 +2,12 @@
 resolve by FQCN from the installed copy and by path from a checkout. Only the controller
 runs anything here: the example inventory's documentation addresses are never contacted."""
 
+import json
 import os
 import pathlib
 import subprocess
 import sys
+import tarfile
 
 import pytest
 
@@ -29,15 +31,35 @@ def installed(tmp_path_factory):
     rc, out = run(["ansible-galaxy", "collection", "build", "--output-path", str(work), str(REPO)], cwd=work)
     assert rc == 0, out
     tarball = next(work.glob("wgmesh-wireguard-*.tar.gz"))
+    with tarfile.open(str(tarball)) as archive:
+        members = archive.getnames()
+    # No ansible.cfg (whose collections path holds the checkout): the dependencies are resolved,
+    # offline, from the collections the `ansible` package bundles.
     rc, out = run(["ansible-galaxy", "collection", "install", "--offline", "--force", "-p", str(work / "collections"),
-                   str(tarball)], cwd=work)
+                   str(tarball)], cwd=work, ANSIBLE_CONFIG=str(work / "none.cfg"),
+                  ANSIBLE_COLLECTIONS_PATH=str(work / "collections"))
     assert rc == 0, out
     root = work / "collections" / "ansible_collections" / "wgmesh" / "wireguard"
     assert (root / "plugins" / "modules" / "wg_peer.py").is_file()
     assert not (root / ".venv").exists() and not (root / "lab").exists()
     # A clean working directory with no ansible.cfg: only the installed copy can answer.
-    return {"cwd": work, "env": {"ANSIBLE_COLLECTIONS_PATH": str(work / "collections"),
-                                 "ANSIBLE_CONFIG": str(work / "none.cfg")}}
+    return {"cwd": work, "members": members, "install_log": out, "root": root,
+            "env": {"ANSIBLE_COLLECTIONS_PATH": str(work / "collections"), "ANSIBLE_CONFIG": str(work / "none.cfg")}}
+
+
+def test_tarball_holds_what_users_need_and_nothing_of_the_lab(installed):
+    members = installed["members"]
+    for needed in ["LICENSE", "README.md", "requirements.yml", "meta/runtime.yml", "changelogs/changelog.yaml",
+                   "roles/wireguard_mesh/meta/argument_specs.yml", "playbooks/site.yml", "inventories/example/hosts.yml",
+                   "docs/architecture.md", "plugins/modules/wg_peer.py", "plugins/action/mesh_plan.py"]:
+        assert needed in members, needed
+    development = ("molecule/", "tests/", "scripts/", "benchmarks/", "lab/", "inventories/lab/", ".config/",
+                   "changelogs/fragments/", "Makefile", "requirements.txt", "requirements-docs.txt", "ansible.cfg")
+    assert [m for m in members if m.startswith(development) or m in development or "__pycache__" in m] == []
+    assert "GNU GENERAL PUBLIC LICENSE" in (installed["root"] / "LICENSE").read_text()
+    manifest = json.loads((installed["root"] / "MANIFEST.json").read_text())["collection_info"]
+    assert manifest["dependencies"] == {"ansible.posix": ">=1.5.0", "community.general": ">=6.0.0"}
+    assert "'ansible.posix:" in installed["install_log"] and "'community.general:" in installed["install_log"]
 
 
 @pytest.mark.parametrize("module", MODULES)
