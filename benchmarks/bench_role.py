@@ -41,8 +41,9 @@ CONTROLLER_ACTIONS = {"assert", "set_fact", "include_vars", "validate_argument_s
 def parse(text):
     """(recap per host, names of the tasks that ran a module on some site) from the json callback."""
     report = json.loads(text[text.index("{"):])
+    # localhost runs site.yml's check that the mesh group has sites (skipped when it has).
     hosts = {name: {"ok": s["ok"], "changed": s["changed"], "skipped": s["skipped"]}
-             for name, s in report["stats"].items()}
+             for name, s in report["stats"].items() if name != "localhost"}
     remote = []
     for play in report["plays"]:
         for task in play["tasks"]:

@@ -68,6 +68,8 @@ class ActionModule(ActionBase):
         play_values = dict((var, self._var(task_vars, var)) for var in plan.mesh_var_names() + ['wireguard_mesh_group'])
         mesh = plan.mesh(names, site_vars, play_values, plan.load_yaml(os.path.join(role_path, 'defaults', 'main.yml')), spec)
         problems = mesh.pop('problems')
+        if not names:
+            problems += plan.sites_source_hints(task_vars.get('ansible_inventory_sources') or [])
         if problems:
             return {'failed': True, 'problems': problems,
                     'msg': '\n'.join(['The mesh inventory has %d problem(s); no site was contacted:' % len(problems)]

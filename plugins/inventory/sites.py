@@ -19,6 +19,10 @@ description:
     C(:port) or as C([ipv6]:port); empty or absent = behind NAT), C(tunnel_ip) (tunnel IPv4 address, a
     C(/prefix) is dropped), C(lan_cidr) (a CIDR or a list of CIDRs), C(public_key) (optional), C(port) (optional),
     and optionally C(tunnel_ip6) and C(underlay_mtu)."
+  - "C(private_key), which the guide's generator reads, is accepted and checked, then dropped at once: a site
+    keeps the key it holds (or makes one on the site), and no private key enters the inventory's variables. The
+    public key is derived from it when C(public_key) is absent, and must match it when present. A warning says
+    to remove the private keys from the file."
   - "Mesh-wide fields in the mapping form (optional): C(network), C(network6), C(interface), C(keepalive), C(mtu),
     C(port); they become the group's C(wireguard_mesh_*) variables."
   - C(ansible_host) is not set; set it yourself (host_vars, or a C(compose)-style extra inventory) if Ansible
@@ -68,10 +72,16 @@ from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.inventory import BaseInventoryPlugin
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import split_endpoint
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.keys import public_key_from_private
+
+PRIVATE_KEYS_WARNING = ('%s holds private keys (private_key): they were checked against the public keys and are '
+                        'not used. Each site keeps the key it holds, or makes one on the site. Remove the '
+                        'private keys from the file and from wherever it is copied or versioned.')
 
 _DATA_NAME_RE = re.compile(r'(^|\.)sites\.(json|ya?ml)\Z')
 _CONFIG_EXT = ('.yml', '.yaml')
-_SITE_FIELDS = ('name', 'endpoint', 'tunnel_ip', 'tunnel_ip6', 'lan_cidr', 'public_key', 'port', 'underlay_mtu')
+_SITE_FIELDS = ('name', 'endpoint', 'tunnel_ip', 'tunnel_ip6', 'lan_cidr', 'public_key', 'private_key', 'port',
+                'underlay_mtu')
 _MESH_FIELDS = {
     'network': 'wireguard_mesh_network',
     'network6': 'wireguard_mesh_network6',
@@ -123,9 +133,26 @@ def site_vars(site, where):
     vars_['wireguard_mesh_lan_cidrs'] = lans
     if site.get('public_key'):
         vars_['wireguard_mesh_public_key'] = str(site['public_key']).strip()
+    if site.get('private_key') not in (None, ''):
+        derived = _public_of_private(site['private_key'], name)
+        if 'wireguard_mesh_public_key' not in vars_:
+            vars_['wireguard_mesh_public_key'] = derived
+        elif vars_['wireguard_mesh_public_key'] != derived:
+            raise ValueError("site '%s': public_key is not the public key of private_key: fix one of them (the "
+                             "public key is what 'wg pubkey' prints for the private key)" % name)
     if site.get('underlay_mtu') not in (None, ''):
         vars_['wireguard_mesh_underlay_mtu'] = site['underlay_mtu']
     return name.strip(), vars_
+
+
+def _public_of_private(private_key, name):
+    """The public key of a private key given in the file; the messages never hold the key."""
+    return public_key_from_private(private_key, what="site '%s': private_key" % name)
+
+
+def has_private_keys(data):
+    sites = data.get('sites') if isinstance(data, dict) else data
+    return isinstance(sites, list) and any(isinstance(site, dict) and site.get('private_key') for site in sites)
 
 
 def parse_sites(data, source='sites file'):
@@ -200,6 +227,9 @@ class InventoryModule(BaseInventoryPlugin):
             sites, mesh = parse_sites(data, data_path)
         except ValueError as exc:
             raise AnsibleParserError(to_native(exc))
+        if has_private_keys(data):
+            self.display.warning(PRIVATE_KEYS_WARNING % data_path)
+        del data
         self.inventory.add_group(group)
         for var, value in mesh.items():
             self.inventory.set_variable(group, var, value)

@@ -77,6 +77,20 @@ def _readable(error):
     return _escaped('%s %s%s' % (name, (value + ' ') if value else '', _TYPE_ADVICE[kind]))
 
 
+SITES_DATA_RE = re.compile(r'(?:^|\.)sites\.(?:json|ya?ml)\Z')
+
+
+def sites_source_hints(sources):
+    """Why a mesh group read from the guide's sites file can be empty: Ansible hands such a file to
+    its yaml plugin (which skips it with a warning) unless the wgmesh.wireguard.sites plugin is enabled."""
+    return ["inventory source %s is in the guide's sites format: Ansible reads it only with the inventory "
+            "plugin wgmesh.wireguard.sites enabled (ANSIBLE_INVENTORY_ENABLED=wgmesh.wireguard.sites,auto,yaml,ini "
+            "or enable_plugins in the [inventory] section of ansible.cfg), or through a config file with "
+            "'plugin: wgmesh.wireguard.sites' and 'path: %s' (see inventories/guide-sites.yml)."
+            % (source, os.path.basename(source))
+            for source in sources if isinstance(source, str) and SITES_DATA_RE.search(os.path.basename(source))]
+
+
 def _escaped(text):
     """Control characters of a message (the validator quotes values raw) as escapes, like repr()."""
     return re.sub(r'[\x00-\x1f\x7f]', lambda m: repr(m.group(0))[1:-1], text)

@@ -18,7 +18,7 @@ from ansible_collections.wgmesh.wireguard.plugins.module_utils.keys import publi
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 BIN = os.path.dirname(sys.executable)
-EXAMPLE = os.path.join(REPO, 'inventories', 'example', 'sites.json')
+EXAMPLE = os.path.join(REPO, 'inventories', 'example.sites.json')
 GUIDE = {
     'dublin': ('203.0.113.10', '10.99.0.1', '10.10.0.0/24'),
     'frankfurt': ('198.51.100.20', '10.99.0.2', '10.20.0.0/24'),

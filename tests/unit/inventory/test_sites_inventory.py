@@ -15,10 +15,12 @@ import pytest
 
 from ansible_collections.wgmesh.wireguard.plugins.inventory.sites import InventoryModule, parse_sites
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import split_endpoint
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.keys import generate_private_key, public_key_from_private
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.plan import sites_source_hints
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 BIN = os.path.dirname(sys.executable)
-EXAMPLE = os.path.join(REPO, 'inventories', 'example', 'sites.json')
+EXAMPLE = os.path.join(REPO, 'inventories', 'example.sites.json')
 
 
 def ansible_env():
@@ -32,10 +34,20 @@ def ansible_env():
     return env
 
 
+def trusted(value):
+    """ansible-inventory prints text from inventory plugins as {"__ansible_unsafe": text}."""
+    if isinstance(value, dict):
+        return value['__ansible_unsafe'] if set(value) == {'__ansible_unsafe'} else dict(
+            (k, trusted(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [trusted(v) for v in value]
+    return value
+
+
 def inventory_list(source):
     out = subprocess.check_output([os.path.join(BIN, 'ansible-inventory'), '-i', source, '--list'],
                                   cwd=REPO, env=ansible_env())
-    return json.loads(out)
+    return trusted(json.loads(out))
 
 
 def test_guide_format_list_and_mapping():
@@ -137,10 +149,7 @@ def test_config_file_with_path_and_group(tmp_path):
     (tmp_path / 'mesh.yml').write_text('plugin: wgmesh.wireguard.sites\npath: data.json\ngroup: vpn\n')
     data = inventory_list(str(tmp_path / 'mesh.yml'))
     assert sorted(data['vpn']['hosts']) == ['a', 'b']
-    network = data['_meta']['hostvars']['a']['wireguard_mesh_network']
-    if isinstance(network, dict):  # ansible-inventory marks some strings as unsafe
-        network = network['__ansible_unsafe']
-    assert network == '10.98.0.0/24'
+    assert data['_meta']['hostvars']['a']['wireguard_mesh_network'] == '10.98.0.0/24'
 
 
 def test_example_inventory_matches_sites_json():
@@ -154,3 +163,59 @@ def test_example_inventory_matches_sites_json():
             assert a[var] == b[var], (name, var)
         assert a['ansible_host'] == a['wireguard_mesh_endpoint']
     assert ini['_meta']['hostvars']['dublin']['wireguard_mesh_keepalive'] == 25
+
+
+def guide_site(name, private_key, **extra):
+    return dict({'name': name, 'endpoint': '203.0.113.10', 'tunnel_ip': '10.99.0.1', 'lan_cidr': '10.10.0.0/24',
+                 'private_key': private_key}, **extra)
+
+
+def test_the_guides_private_keys_are_checked_and_dropped():
+    private = generate_private_key()
+    public = public_key_from_private(private)
+    sites, dummy = parse_sites({'sites': [guide_site('dublin', private)]})
+    assert sites[0][1]['wireguard_mesh_public_key'] == public
+    assert private not in json.dumps(sites)
+    sites, dummy = parse_sites([guide_site('dublin', private, public_key=public)])
+    assert sites[0][1]['wireguard_mesh_public_key'] == public
+
+
+@pytest.mark.parametrize('private, public, message', [
+    ('not-a-key', None, "site 'dublin': private_key has the wrong length"),
+    ('A' * 43 + '!', None, "site 'dublin': private_key is not valid base64"),
+    (None, 'other', "site 'dublin': public_key is not the public key of private_key"),
+])
+def test_a_bad_private_key_is_named_without_its_value(private, public, message):
+    private = private or generate_private_key()
+    extra = {'public_key': public_key_from_private(generate_private_key())} if public else {}
+    with pytest.raises(ValueError) as info:
+        parse_sites([guide_site('dublin', private, **extra)])
+    assert message in str(info.value) and private not in str(info.value)
+
+
+def test_guide_file_with_private_keys_through_ansible_inventory(tmp_path):
+    privates = [generate_private_key() for dummy in range(2)]
+    path = tmp_path / 'sites.json'
+    path.write_text(json.dumps({'sites': [
+        {'name': 'a', 'private_key': privates[0], 'public_key': public_key_from_private(privates[0]),
+         'tunnel_ip': '10.99.0.1', 'endpoint': '203.0.113.1', 'lan_cidr': '10.1.0.0/24'},
+        {'name': 'b', 'private_key': privates[1], 'tunnel_ip': '10.99.0.2', 'endpoint': '203.0.113.2',
+         'lan_cidr': '10.2.0.0/24'}]}))
+    proc = subprocess.run([os.path.join(BIN, 'ansible-inventory'), '-i', str(path), '--list'], cwd=REPO,
+                          env=ansible_env(), capture_output=True, text=True, check=True)
+    data = trusted(json.loads(proc.stdout))
+    assert data['_meta']['hostvars']['b']['wireguard_mesh_public_key'] == public_key_from_private(privates[1])
+    assert 'holds private keys (private_key)' in proc.stderr
+    assert not any(p in proc.stdout + proc.stderr for p in privates)
+
+
+@pytest.mark.parametrize('sources, hinted', [
+    (['/srv/mesh/sites.json'], True),
+    (['/srv/mesh/office.sites.yml'], True),
+    (['/srv/mesh/hosts.yml', '/srv/mesh/sites.txt'], False),
+])
+def test_an_empty_mesh_group_from_a_sites_file_says_how_to_read_it(sources, hinted):
+    hints = sites_source_hints(sources)
+    assert bool(hints) is hinted
+    assert all('ANSIBLE_INVENTORY_ENABLED=wgmesh.wireguard.sites' in hint and 'plugin: wgmesh.wireguard.sites' in hint
+               for hint in hints)
