@@ -191,7 +191,7 @@ def test_rotation_under_traffic_loses_nothing(tmp_path):
             timings.append(("`rotate` (%s run, 3 sites)" % run, seconds))
             switches = [(m.group(3), m.group(1), float(m.group(2)), float(m.group(4))) for m in re.finditer(
                 r'"handoff_ms": ([\d.]+),.*?"peers_moved_ms": ([-\d.]+),\s*"site": "([^"]+)",\s*"switched_at": ([\d.]+)',
-                proc.stdout, re.S)]
+                proc.stdout[proc.stdout.rindex("Rotate keys | Report"):], re.S)]
             assert len(switches) == len(SITES), proc.stdout[-3000:]
             reports += ["rotate (%s run), %s: switch datagrams to key change %s ms, last other site moved %s ms "
                         "after the key change" % (run, site, handoff, moved) for site, handoff, moved, _at in switches]
