@@ -92,6 +92,11 @@ _MESH_FIELDS = {
 }
 
 
+def is_sites_data_file(path):
+    """Whether this plugin reads ``path`` as the guide's data (sites.json, *.sites.yml...)."""
+    return bool(_DATA_NAME_RE.search(os.path.basename(path)))
+
+
 def site_vars(site, where):
     """The wireguard_mesh_* variables of one site of the guide's format. Raises ValueError."""
     if not isinstance(site, dict):
@@ -198,10 +203,9 @@ class InventoryModule(BaseInventoryPlugin):
     def verify_file(self, path):
         if not super(InventoryModule, self).verify_file(path):
             return False
-        base = os.path.basename(path)
-        if _DATA_NAME_RE.search(base):
+        if is_sites_data_file(path):
             return True
-        return base.endswith(_CONFIG_EXT) and self._config_data(path) is not None
+        return path.endswith(_CONFIG_EXT) and self._config_data(path) is not None
 
     def parse(self, inventory, loader, path, cache=True):
         super(InventoryModule, self).parse(inventory, loader, path, cache)

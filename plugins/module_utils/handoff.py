@@ -140,12 +140,9 @@ def wait_for_ready(tap, names, timeout, now=time.time):
     return sorted(missing)
 
 
-def announce(addresses, token, name):
-    """Send ``switch`` (SWITCH_COPIES times, a lost datagram is not a lost switch); the addresses reached."""
-    payload = message(token, 'switch', name)
-    sent = []
+def announce(addresses, token):
+    """Send ``switch`` to every address, SWITCH_COPIES times: a lost datagram is not a lost switch."""
+    payload = message(token, 'switch', '-')
     for dummy in range(SWITCH_COPIES):
         for address in addresses:
-            if send(address, payload) and address not in sent:
-                sent.append(address)
-    return sent
+            send(address, payload)

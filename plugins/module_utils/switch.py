@@ -9,7 +9,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
-import socket
 import time
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import handoff, wg
@@ -21,23 +20,10 @@ def start_handshakes(desired):
     """One empty UDP datagram (port 9, discard) to the address of each peer.
 
     The datagram is routed into the tunnel, so the interface starts a handshake with that peer
-    now instead of at its next packet. Returns the addresses that were sent to.
+    now instead of at its next packet (no route yet: it starts with the first real packet).
+    Returns the addresses that were sent to.
     """
-    sent = []
-    for peer in desired:
-        address = peer.get('address')
-        if not address:
-            continue
-        family = socket.AF_INET6 if ':' in address else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.sendto(b'', (address, 9))
-            sent.append(address)
-        except (IOError, OSError):
-            pass  # no route yet: the handshake then starts with the first real packet
-        finally:
-            sock.close()
-    return sent
+    return [peer['address'] for peer in desired if peer.get('address') and handoff.send(peer['address'], b'')]
 
 
 def _token(options, option):
@@ -106,7 +92,7 @@ def make_switch(module, params, plan, argv, key_step, desired, switched):
     if announce:
         # The last datagram under the old key; the key changes right after it.
         switched['handoff']['announced_at'] = time.time()
-        handoff.announce([peer['address'] for peer in desired if peer['address']], announce['token'], '-')
+        handoff.announce([peer['address'] for peer in desired if peer['address']], announce['token'])
     if argv:
         try:
             wg.run_checked(module, argv, 'wg set %s' % interface)

@@ -27,6 +27,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model, psk_plan
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.monitoring import all_units, option_problems
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.node import SYSCTL_PATH
+from ansible_collections.wgmesh.wireguard.plugins.inventory.sites import is_sites_data_file
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.validate import validate
 
 SITE_DEFAULT_KEYS = ('port', 'lan_cidrs', 'endpoint', 'address6', 'underlay_mtu')
@@ -77,9 +78,6 @@ def _readable(error):
     return _escaped('%s %s%s' % (name, (value + ' ') if value else '', _TYPE_ADVICE[kind]))
 
 
-SITES_DATA_RE = re.compile(r'(?:^|\.)sites\.(?:json|ya?ml)\Z')
-
-
 def sites_source_hints(sources):
     """Why a mesh group read from the guide's sites file can be empty: Ansible hands such a file to
     its yaml plugin (which skips it with a warning) unless the wgmesh.wireguard.sites plugin is enabled."""
@@ -88,7 +86,7 @@ def sites_source_hints(sources):
             "or enable_plugins in the [inventory] section of ansible.cfg), or through a config file with "
             "'plugin: wgmesh.wireguard.sites' and 'path: %s' (see inventories/guide-sites.yml)."
             % (source, os.path.basename(source))
-            for source in sources if isinstance(source, str) and SITES_DATA_RE.search(os.path.basename(source))]
+            for source in sources if isinstance(source, str) and is_sites_data_file(source)]
 
 
 def _escaped(text):
