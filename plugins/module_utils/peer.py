@@ -40,6 +40,7 @@ PEER_ARGUMENT_SPEC = dict(
         token=dict(type='str', required=True, no_log=False),
         ready_timeout=dict(type='float', default=30),
         require_ready=dict(type='bool', default=True),
+        absent=dict(type='list', elements='str', default=[]),
     )),
     switch_on_signal=dict(type='dict', options=dict(
         token=dict(type='str', required=True, no_log=False),
@@ -53,6 +54,7 @@ PEER_ARGUMENT_SPEC = dict(
     routes=dict(type='bool', default=True),
     verify=dict(type='bool', default=False),
     ping=dict(type='list', elements='str', default=[]),
+    verify_except=dict(type='list', elements='str', default=[]),
     since=dict(type='int', default=0),
     fresh=dict(type='list', elements='str', default=[]),
     verify_timeout=dict(type='int', default=30),
@@ -386,7 +388,8 @@ def _verify(module, params, desired, plan, started, result):
     new PSK (and those named in ``fresh``) need one newer than ``since`` (default: this call's start)."""
     fresh = sorted(set(plan.fresh) | set(params['fresh']))
     timeout = params['fresh_timeout'] if fresh else params['verify_timeout']
-    expect = [dict(name=peer.get('name') or peer['public_key'], public_key=peer['public_key']) for peer in desired]
+    expect = [dict(name=peer.get('name') or peer['public_key'], public_key=peer['public_key']) for peer in desired
+              if peer.get('name') not in params['verify_except']]
     try:
         checked = info.watch(module, params['interface'], params['ping'], 5, expect, params['since'] or int(started),
                              fresh, timeout)

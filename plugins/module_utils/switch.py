@@ -63,13 +63,19 @@ def _wait_for_signal(options, interface, desired, changed):
     return record
 
 
+def _present(desired, announce):
+    """The peers that take part in the switch: all but those known to be down."""
+    return [peer for peer in desired if peer['name'] not in announce['absent']]
+
+
 def _wait_for_ready(options, interface, desired):
     """As the site whose key changes: the handoff record once every peer waits (make_switch announces)."""
     token = _token(options, 'announce_switch')
     record = dict(role='site', ready_missing=[], announced_at=None, announce_ms=None)
     tap = handoff.Tap(interface, token)
     try:
-        record['ready_missing'] = handoff.wait_for_ready(tap, [peer['name'] for peer in desired], options['ready_timeout'])
+        record['ready_missing'] = handoff.wait_for_ready(tap, [peer['name'] for peer in _present(desired, options)],
+                                                         options['ready_timeout'])
     finally:
         tap.close()
     if record['ready_missing'] and options['require_ready']:
@@ -92,7 +98,7 @@ def make_switch(module, params, plan, argv, key_step, desired, switched):
     if announce:
         # The last datagram under the old key; the key changes right after it.
         switched['handoff']['announced_at'] = time.time()
-        handoff.announce([peer['address'] for peer in desired if peer['address']], announce['token'])
+        handoff.announce([peer['address'] for peer in _present(desired, announce) if peer['address']], announce['token'])
     if argv:
         try:
             wg.run_checked(module, argv, 'wg set %s' % interface)

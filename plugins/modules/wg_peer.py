@@ -120,6 +120,13 @@ options:
             tunnels may be broken).
         type: bool
         default: true
+      absent:
+        description:
+          - Names of listed peers known to be down. They stay configured as listed, but are neither waited for
+            nor sent the C(switch) datagram.
+        type: list
+        elements: str
+        default: []
     version_added: 0.2.0
   switch_on_signal:
     description:
@@ -191,6 +198,14 @@ options:
     version_added: 0.2.0
   ping:
     description: With O(verify), the addresses (the peers' tunnel addresses) to ping at each attempt.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
+  verify_except:
+    description:
+      - With O(verify), names of listed peers that are not checked (sites known to be down this run). They
+        are applied like the others; leave their addresses out of O(ping).
     type: list
     elements: str
     default: []

@@ -155,7 +155,9 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     site_entry = _site(mesh, site)
     where = paths(options, interface)
     all_peers = model.peers(mesh['sites'], site, keys['public_keys'], settings['keepalive'], where['psk_dir'])
-    peers, left_out = included_peers(site, all_peers, keys['public_keys'], probe, set(keys['reached']))
+    reached = set(keys['reached'])
+    peers, left_out = included_peers(site, all_peers, keys['public_keys'], probe, reached)
+    answering = [peer for peer in peers if peer['name'] in reached]
     node = {
         'name': site,
         'interface': interface,
@@ -169,7 +171,9 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
         'peers': peers,
         'peers_left_out': left_out,
         'psk_peers': [{'name': peer['name']} for peer in all_peers],
-        'ping': [peer['allowed_ips'][0].split('/')[0] for peer in peers],
+        'ping': [peer['allowed_ips'][0].split('/')[0] for peer in answering],
+        # Sites not reached this run stay peers (with the key their peers hold) but are not checked.
+        'unreached_peers': sorted(peer['name'] for peer in peers if peer['name'] not in reached),
         'sysctls': _sysctls(settings),
         'service': 'wg-quick@%s.service' % interface,
     }
@@ -202,7 +206,7 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     node['restart'] = not node['start'] and _interface_differs(probe, node)
     node['fresh_all'] = node['start'] or node['restart']
     # A started or restarted interface has only new sessions: every peer needs a new handshake.
-    node['fresh'] = [peer['name'] for peer in peers] if node['fresh_all'] else []
+    node['fresh'] = [peer['name'] for peer in answering] if node['fresh_all'] else []
     node['package_manager'] = os_vars.get('__wireguard_mesh_package_manager') or ''
     if node['packages'] and node['package_manager'] not in ('apt', 'dnf'):
         osinfo = probe.get('os') or {}

@@ -14,7 +14,7 @@ import threading
 import time
 from types import SimpleNamespace
 
-from module_harness import REPO, needs_root_and
+from module_harness import REPO, needs_root_and, run_module
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
 
@@ -262,6 +262,10 @@ def test_real_handshake_between_two_namespaces(wg_node, tmp_path):
     assert added['problems'] == ['no answer from 10.214.0.3', 'c: no handshake yet'], added.json
     assert '(the peers were applied)' in added['msg'] and 'unreachable' not in added.json
     assert ghost in [p['public_key'] for p in a.run('wg_info', {})['peers']]
+    # the same peer known to be down this run (verify_except): kept, not waited for
+    kept = a.run('wg_peer', dict(private_key_path=key_a, peers=[peer_b, peer_c], verify=True, ping=['10.214.0.2'],
+                                 verify_except=['c'], fresh_timeout=4))
+    assert not kept.failed and kept['problems'] == [] and ghost in a.dump(), kept.json
     check = a.run('wg_peer', dict(private_key_path=key_a, peers=[peer_b], exclusive=True, verify=True,
                                   ping=['10.214.0.77']),
                   check=True)
@@ -298,15 +302,15 @@ def stage_key(pair):
     return dict(private_key_path=pair.key_a, key_rotation='activate', peers=[pair.peer_b]), moved, new_private
 
 
-def switch_under_traffic(pair, site_args, moved, count):
+def switch_under_traffic(pair, site_args, moved, count, absent=()):
     """a switches to its staged key, handed off to b, while each pings the other at 100 packets/s;
     asserts that no ping was lost and that none waited for a handshake retry (5 s); returns
-    (a's result, b's result, the largest RTT in ms)."""
+    (a's result, b's result, the largest RTT in ms). ``absent``: a's peers known to be down."""
     pings = [pinger(pair.a, '10.214.0.2', count), pinger(pair.b, '10.214.0.1', count)]
     time.sleep(1)
     peer = run_in_background(pair.b, dict(peers=[moved], exclusive=True, start_handshakes=True,
                                           switch_on_signal=dict(token='handoff-one', site='a', name='b', timeout=60)))
-    site = pair.a.run('wg_peer', dict(site_args, announce_switch=dict(token='handoff-one')))
+    site = pair.a.run('wg_peer', dict(site_args, announce_switch=dict(token='handoff-one', absent=list(absent))))
     peer.join()
     assert not site.failed and not peer.result.failed, (site.json, peer.result.json)
     assert site['handoff']['ready_missing'] == [] and 0 <= site['handoff']['announce_ms'] < 1000
@@ -341,8 +345,11 @@ def test_key_switch_handed_off_through_the_tunnel_loses_nothing(wg_node, tmp_pat
     bad = b.run('wg_peer', dict(peers=[moved], switch_on_signal=dict(token='x y', site='nobody', name='b')))
     assert bad.failed and 'token must be' in bad['msg']
 
-    # The handoff under traffic, 100 packets/s each way: not one is lost.
-    site, peer, dummy = switch_under_traffic(pair, site_args, moved, 800)
+    # The handoff under traffic, 100 packets/s each way: not one is lost. A third peer, known to be
+    # down, is kept but neither waited for nor signalled.
+    down = dict(name='c', public_key=new_pub(), endpoint='10.213.0.3:51820', allowed_ips=['10.214.0.3/32'])
+    site, peer, dummy = switch_under_traffic(pair, dict(site_args, peers=[pair.peer_b, down]), moved, 800, absent=['c'])
+    assert down['public_key'] in a.dump()
     assert peer['removed'] == [pair.pub_a] and peer['handshakes_started'] == ['10.214.0.1']
     assert a.run('wg_info', {})['interface']['public_key'] == new_pub_a
     assert new_pub_a in b.dump() and pair.pub_a not in b.dump()
@@ -397,3 +404,34 @@ def test_key_rotation_refuses_bad_input(wg_node, tmp_path):
     both = node.run('wg_peer', dict(announce_switch=dict(token='abcdefgh'),
                                     switch_on_signal=dict(token='abcdefgh', site='b', name='a')))
     assert both.failed and 'mutually exclusive' in both['msg']
+
+
+def test_psk_files_restored_from_the_live_interface(wg_node, tmp_path):
+    """After a PSK rotation that did not reach the other end: the file goes back to the live PSK."""
+    node = wg_node('a')
+    live, rotated = keys.generate_psk(), keys.generate_psk()
+    directory = tmp_path / 'psk'
+    directory.mkdir(mode=0o700)
+    write(str(directory / 'b.psk'), live)
+    b, c = new_pub(), new_pub()
+    node.run('wg_peer', dict(peers=[dict(name='b', public_key=b, preshared_key_path=str(directory / 'b.psk'),
+                                         allowed_ips=['10.99.0.2/32']),
+                                    dict(name='c', public_key=c, allowed_ips=['10.99.0.3/32'])]))
+    write(str(directory / 'b.psk'), rotated)
+    args = dict(directory=str(directory), restore_from=node.iface, peers=[dict(name='b', public_key=b)])
+
+    check = run_module('wg_psk', args, check=True, diff=True, netns=node.ns)
+    assert check['changed'] is True and (directory / 'b.psk').read_text().strip() == rotated
+    restored = run_module('wg_psk', args, diff=True, netns=node.ns)
+    assert restored['changed'] is True and restored['peers']['b']['fingerprint'] == keys.psk_fingerprint(live)
+    assert (directory / 'b.psk').read_text().strip() == live
+    assert run_module('wg_psk', args, netns=node.ns)['changed'] is False
+    for result in (check, restored):
+        assert live not in result.stdout and rotated not in result.stdout
+
+    no_psk = run_module('wg_psk', dict(args, peers=[dict(name='c', public_key=c)]), netns=node.ns)
+    assert no_psk.failed and 'no PSK live for c' in no_psk['msg'] and 'nothing was written' in no_psk['msg']
+    assert not (directory / 'c.psk').exists()
+    gone = run_module('wg_psk', dict(args, restore_from='wgmnone0'), netns=node.ns)
+    assert gone.failed and 'there is no interface wgmnone0' in gone['msg']
+    assert (directory / 'b.psk').read_text().strip() == live

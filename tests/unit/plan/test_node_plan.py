@@ -126,6 +126,11 @@ def test_a_site_that_was_not_reached_stays_a_peer_with_the_key_its_peers_hold(la
     node = node_of('dublin', lab, converged_probe('dublin', lab), keys_plan=keys_plan)
     assert [peer['name'] for peer in node['peers']] == ['frankfurt', 'newyork']
     assert node['steps'] == []
+    # Kept, but not expected to answer: the live apply's check leaves it out.
+    assert node['unreached_peers'] == ['newyork'] and node['ping'] == ['10.99.0.2']
+    restarted = node_of('dublin', lab, fresh_probe('dublin'), keys_plan=keys_plan)
+    assert restarted['fresh_all'] and restarted['fresh'] == ['frankfurt']
+    assert node_of('dublin', lab, converged_probe('dublin', lab))['unreached_peers'] == []
 
 
 def test_a_peer_without_a_key_or_without_a_psk_while_down_is_left_out_and_named(lab):
