@@ -14,7 +14,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
+from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys, wg
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.secretfile import (
     SecretFileError, ensure_directory, read_secret, remove_file, set_secret_mode, write_secret,
 )
@@ -27,9 +27,11 @@ ARGUMENT_SPEC = dict(
     peers=dict(type='list', elements='dict', default=[], options=dict(
         name=dict(type='str', required=True),
         psk=dict(type='str', no_log=True),
+        public_key=dict(type='str'),
     )),
     exclusive=dict(type='bool', default=False),
     return_content=dict(type='bool', default=False),
+    restore_from=dict(type='str'),
 )
 
 
@@ -80,6 +82,32 @@ def _describe(state):
     return '\n'.join(lines) + ('\n' if lines else '')
 
 
+def _live_psks(module, interface, peers):
+    """Public key -> the PSK ``interface`` uses with it, for the listed peers that give a public key
+    (``restore_from``: put back in the files the PSKs still live, after a rotation that did not
+    reach the other end). Fails when the interface is missing or holds no PSK for one of them."""
+    if not interface:
+        return {}
+    wanted = dict((p['public_key'], p['name']) for p in peers if p.get('public_key') and p.get('psk') is None)
+    try:
+        wg.check_interface(interface)
+        info, psks = wg.read_dump(module, interface, keep_psks=True)
+    except (wg.WgError, ValueError) as exc:
+        module.fail_json(msg='restore_from: %s' % exc)
+    if info is None:
+        module.fail_json(msg='restore_from: there is no interface %s to read the live PSKs from; bring it up '
+                             '(systemctl start wg-quick@%s) and run again' % (interface, interface))
+    live = dict((key, psks[key]) for key in wanted if psks.get(key))
+    psks.clear()
+    missing = sorted(wanted[key] for key in wanted if key not in live)
+    if missing:
+        live.clear()
+        module.fail_json(msg='restore_from: %s has no PSK live for %s (no peer with the given public_key, or one '
+                             'without a PSK); nothing was written. Check the public keys with "wg show %s"'
+                             % (interface, ', '.join(missing), interface))
+    return live
+
+
 def run_psk(module):
     """Entry point of the wg_psk module."""
     params = module.params
@@ -92,6 +120,7 @@ def run_psk(module):
     if problems:
         module.fail_json(msg='; '.join(problems))
     result = dict(changed=False, directory=directory, peers={}, removed=[])
+    live = _live_psks(module, params['restore_from'], peers)
     contents = {}
     before = {}
     after = {}
@@ -104,6 +133,8 @@ def run_psk(module):
             content, fingerprint, valid = _read_psk(path, name)
             before[name] = fingerprint or ('invalid content' if content is not None else None)
             wanted = peer.get('psk')
+            if wanted is None and peer.get('public_key') in live:
+                wanted = live.pop(peer['public_key'])
             if wanted is not None:
                 try:
                     wanted_fp = keys.psk_fingerprint(wanted, what='peers[name=%s].psk' % name)
@@ -130,6 +161,8 @@ def run_psk(module):
                         result['changed'] = True
     except SecretFileError as exc:
         module.fail_json(msg=str(exc), directory=directory)
+    finally:
+        live.clear()
     if params['return_content']:
         result['contents'] = contents
     if module._diff:

@@ -45,6 +45,11 @@ options:
           - PSK content (base64 of 32 bytes, as printed by C(wg genpsk)). The file is written when its
             content differs. Never logged.
         type: str
+      public_key:
+        description:
+          - The peer's public key. With O(restore_from) and without O(peers[].psk), the file gets the PSK that
+            interface uses with this public key.
+        type: str
   exclusive:
     description:
       - Remove the C(*.psk) files in O(directory) of peers that are not listed in O(peers).
@@ -56,6 +61,14 @@ options:
         module refuses otherwise."
     type: bool
     default: false
+  restore_from:
+    description:
+      - A live WireGuard interface. Every listed peer with O(peers[].public_key) and without O(peers[].psk) gets
+        the PSK that interface uses with that public key written to its file (when it differs), so the files
+        match the live PSKs again, for instance after a PSK rotation that did not reach the other end of a pair.
+        The PSKs are read on the node and never returned.
+      - Fails, writing nothing, when the interface is missing or has no PSK for one of those peers.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -87,6 +100,13 @@ EXAMPLES = r"""
       - name: site-c
     exclusive: true
   no_log: true
+
+- name: Put the PSKs the interface still uses back in the files
+  wgmesh.wireguard.wg_psk:
+    restore_from: wg0
+    peers:
+      - name: site-b
+        public_key: "{{ site_b_public_key }}"
 
 - name: Read PSKs to copy them to the other side of each pair
   wgmesh.wireguard.wg_psk:
