@@ -22,6 +22,7 @@ import os
 import pwd
 import re
 import stat
+import sys
 import time
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
@@ -46,6 +47,7 @@ PROC_SYS = '/proc/sys'
 SYS_MODULE_WIREGUARD = '/sys/module/wireguard'
 UNIT_MARKER = '# wgmesh.wireguard: written by the role'
 PROBE_LINK = 'wgmesh-probe'
+NFT_SCRIPT = 'wgmesh-firewall-nft.py'
 
 # Result key -> command looked up on PATH.
 TOOLS = (('wg', 'wg'), ('wg_quick', 'wg-quick'), ('wireguard_go', 'wireguard-go'), ('nft', 'nft'),
@@ -354,8 +356,19 @@ def _system(module, params):
     files = [os.path.join(params['config_dir'], path) for path in params['files']]
     state.update(files=dict((path, file_state(path)) for path in files),
                  units=[unit for unit in params['units'] if unit_is_ours(unit)],
-                 sysctls=dict((key, read_sysctl(key)) for key in params['sysctls']))
+                 sysctls=dict((key, read_sysctl(key)) for key in params['sysctls']),
+                 nft_rules=nft_rules(module, params, bins))
     return state, bins
+
+
+def nft_rules(module, params, bins):
+    """With the nftables backend and the interface up: 'live' when the role's table and its rules in
+    the admin's chains are in the ruleset, 'missing' when not (a reload of nftables.service flushed
+    them); None otherwise. The role's own script checks, so the probe and wg-quick agree."""
+    script = os.path.join(params['config_dir'], NFT_SCRIPT)
+    if not (bins.get('nft') and os.path.isfile(script) and wg.interface_exists(params['interface'])):
+        return None
+    return 'live' if module.run_command([sys.executable, script, 'check'])[0] == 0 else 'missing'
 
 
 def run_probe(module):

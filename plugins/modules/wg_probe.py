@@ -298,6 +298,15 @@ sysctls:
   returned: O(scope=full)
   type: dict
   sample: {"net.ipv4.ip_forward": "1"}
+nft_rules:
+  description:
+    - V(live) when C(<config_dir>/wgmesh-firewall-nft.py) (the role's nftables backend) exists, the interface is up
+      and the script's C(check) finds the role's table and its accept rules in every input and forward base chain
+      of the admin's; V(missing) when one is gone (for instance after C(systemctl reload nftables)).
+    - V(null) without that script, without C(nft) or without the interface.
+  returned: O(scope=full)
+  type: str
+  sample: live
 psk_extra:
   description: Sorted names of the other C(*.psk) files in C(<config_dir>/psk), that is of sites that left the mesh.
   returned: O(scope=full)

@@ -17,10 +17,16 @@ import shlex
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import split_endpoint
 
+PYTHON_CHECK = "python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' %s"
+# Per backend: its files (template, name in the config dir, validate command; the first is the
+# rules file), and the command wg-quick runs at every start (PreUp) and stop (PostDown).
 BACKEND_FILES = {
-    'nftables': ('wgmesh-firewall.nft.j2', 'wgmesh-firewall.nft', 'nft -c -f %s', 'nft -f'),
-    'iptables': ('wgmesh-firewall.sh.j2', 'wgmesh-firewall.sh', 'sh -n %s', 'sh'),
+    'nftables': ([('wgmesh-firewall.nft.j2', 'wgmesh-firewall.nft', 'nft -c -f %s'),
+                  ('wgmesh-firewall-nft.py.j2', 'wgmesh-firewall-nft.py', PYTHON_CHECK)],
+                 'python3 {1} up', 'python3 {1} down'),
+    'iptables': ([('wgmesh-firewall.sh.j2', 'wgmesh-firewall.sh', 'sh -n %s')], 'sh {0}', None),
 }
+ROLE_FIREWALL_FILES = [name for files, _up, _down in BACKEND_FILES.values() for _template, name, _check in files]
 FIREWALLD_FILES = (
     ('firewalld-policy.xml.j2', '/etc/firewalld/policies/wgmesh.xml'),
     ('firewalld-ipset.xml.j2', '/etc/firewalld/ipsets/wgmesh-peers.xml'),
@@ -110,21 +116,27 @@ def firewall_plan(site, probe, options, os_vars, node):
         'file': None,
         'load_argv': None,
         'pre_up': [],
+        'post_down': [],
+        'tag': 'wgmesh:%s' % node['interface'],
         'files': [],
         'zone': options['wireguard_mesh_firewalld_zone'],
         'firewalld_rules': firewalld_rules(node, restrict) if backend == 'firewalld' else [],
         'ufw_rules': ufw_rules(node, restrict, ips4) if backend == 'ufw' else [],
     }
     if backend in BACKEND_FILES:
-        template, name, check, loader = BACKEND_FILES[backend]
-        plan['file'] = os.path.join(config_dir, name)
-        plan['load_argv'] = loader.split() + [plan['file']]
-        plan['pre_up'] = [' '.join(loader.split() + [shlex.quote(plan['file'])])]
-        plan['files'] = [(template, plan['file'], '0700', check)]
+        files, up, down = BACKEND_FILES[backend]
+        paths = [os.path.join(config_dir, name) for _template, name, _check in files]
+        plan['file'] = paths[0]
+        plan['load_argv'] = up.format(*paths).split()
+        plan['pre_up'] = [up.format(*[shlex.quote(path) for path in paths])]
+        plan['post_down'] = [down.format(*[shlex.quote(path) for path in paths])] if down else []
+        plan['files'] = [(template, path, '0700', check) for (template, _name, check), path in zip(files, paths)]
     elif backend == 'firewalld':
         plan['files'] = [(template, path, '0644', None) for template, path in FIREWALLD_FILES]
     present = probe.get('files') or {}
-    plan['leftovers'] = [os.path.join(config_dir, entry[1]) for entry in BACKEND_FILES.values()
-                         if os.path.join(config_dir, entry[1]) != plan['file']
-                         and present.get(os.path.join(config_dir, entry[1]), 'absent') != 'absent']
+    wanted = [entry[1] for entry in plan['files']]
+    plan['leftovers'] = [path for path in (os.path.join(config_dir, name) for name in ROLE_FIREWALL_FILES)
+                         if path not in wanted and present.get(path, 'absent') != 'absent']
+    # The admin's nftables.service reload (flush ruleset) took the role's rules away: load them again.
+    plan['load'] = backend == 'nftables' and probe.get('nft_rules') == 'missing'
     return plan

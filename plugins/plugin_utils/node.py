@@ -183,7 +183,7 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     node['post_up'] = (['wg set %%i peer %s preshared-key %s' % (peer['public_key'], shlex.quote(peer['preshared_key_path']))
                         for peer in peers]
                        + ['wg set %%i private-key %s' % shlex.quote(where['key'])])
-    node['post_down'] = []
+    node['post_down'] = node['firewall']['post_down']
     node['monitoring'] = monitoring_plan(probe, options, os_vars, node, renderer.role_file('wireguard-mesh-textfile.sh'))
     files = [_file(renderer, 'wg-quick.conf.j2', node, where['config'], '0600', config_file_check(interface)),
              _file(renderer, 'sysctl.conf.j2', node, SYSCTL_PATH, '0644')]
@@ -215,6 +215,8 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
                                             ', '.join(node['packages'])))
     node['directories'] = _secret_directories(site, probe, where) + _directories(node['writes'], node)
     node['firewall']['files_written'] = bool(written & set(entry[1] for entry in node['firewall']['files']))
+    node['firewall']['load'] = bool(node['firewall']['load_argv']) and (node['firewall']['load']
+                                                                        or node['firewall']['files_written'])
     node['steps'] = _steps(node, probe, written, psk_writes, [peer['name'] for peer in all_peers])
     return node
 
@@ -272,7 +274,7 @@ def _steps(node, probe, written, psk_writes, peer_names):
         'files': bool(written) or bool(node['directories']),
         'selinux': bool(probe.get('selinux')),
         'sysctl': bool(node['sysctl_apply']),
-        'firewall': bool(firewall['leftovers']) or bool(firewall['file'] and firewall['file'] in written),
+        'firewall': bool(firewall['leftovers']) or firewall['load'],
         'firewalld': firewall['backend'] == 'firewalld',
         'ufw': firewall['backend'] == 'ufw',
         'monitoring_leftovers': bool(monitoring['leftovers']),

@@ -120,13 +120,14 @@ def test_without_kernel_module_rhel_uses_the_wireguard_go_package_you_name(lab):
 
 
 NFT_FILE, SH_FILE = "/etc/wireguard/wgmesh-firewall.nft", "/etc/wireguard/wgmesh-firewall.sh"
+PY_FILE = "/etc/wireguard/wgmesh-firewall-nft.py"
 STATE = "0123456789abcdef0123456789abcdef01234567 700 root root"
 LEFTOVER_CASES = [
-    ("nft-stays", [NFT_FILE], "auto", {}, []),
+    ("nft-stays", [NFT_FILE, PY_FILE], "auto", {}, []),
     ("first-run", [], "iptables", {}, []),
     ("sh-left-by-iptables", [NFT_FILE, SH_FILE], "nftables", {}, [SH_FILE]),
-    ("to-iptables", [NFT_FILE], "iptables", {"iptables": True}, [NFT_FILE]),
-    ("to-none", [NFT_FILE, SH_FILE], "none", {}, [NFT_FILE, SH_FILE]),
+    ("to-iptables", [NFT_FILE, PY_FILE], "iptables", {"iptables": True}, [NFT_FILE, PY_FILE]),
+    ("to-none", [NFT_FILE, PY_FILE, SH_FILE], "none", {}, [NFT_FILE, PY_FILE, SH_FILE]),
     ("to-ufw", [NFT_FILE], "auto", {"ufw": True}, [NFT_FILE]),
     ("to-firewalld", [SH_FILE], "auto", {"firewalld": "active"}, [SH_FILE]),
 ]
@@ -134,11 +135,29 @@ LEFTOVER_CASES = [
 
 @pytest.mark.parametrize("name,present,firewall,changes,expected", LEFTOVER_CASES, ids=[c[0] for c in LEFTOVER_CASES])
 def test_files_of_a_backend_the_site_left_are_removed(lab, name, present, firewall, changes, expected):
-    files = dict((path, STATE if path in present else "absent") for path in (NFT_FILE, SH_FILE))
+    files = dict((path, STATE if path in present else "absent") for path in (NFT_FILE, PY_FILE, SH_FILE))
     node = node_of("dublin", lab, probe_of("debian12", changes, files=files),
                    options(wireguard_mesh_firewall=firewall))
     assert sorted(node["firewall"]["leftovers"]) == sorted(expected)
     assert ("firewall" in node["steps"]) is bool(expected or node["firewall"]["file"])
+
+
+@pytest.mark.parametrize("nft_rules,backend,load", [
+    ("live", "nftables", False), ("missing", "nftables", True), (None, "nftables", False),
+    ("missing", "iptables", False),
+])
+def test_rules_gone_from_the_live_ruleset_are_loaded_again(lab, nft_rules, backend, load):
+    """A reload of nftables.service flushes the role's rules; the next run loads them again, and
+    only then."""
+    converged = node_of("dublin", lab, probe_of("debian12", {"iptables": True}),
+                        options(wireguard_mesh_firewall=backend))
+    files = dict((item["path"], item["state"]) for item in converged["writes"])
+    node = node_of("dublin", lab, probe_of("debian12", {"iptables": True}, files=files, nft_rules=nft_rules),
+                   options(wireguard_mesh_firewall=backend))
+    assert not node["firewall"]["files_written"]
+    assert node["firewall"]["load"] is load and ("firewall" in node["steps"]) is load
+    if load:
+        assert node["firewall"]["load_argv"] == ["python3", PY_FILE, "up"]
 
 
 TIMER, WRITER, EXPORTER = ("wireguard-mesh-textfile-wg0.timer", "wireguard-mesh-textfile-wg0.service",

@@ -38,7 +38,8 @@ def test_a_fresh_site_gets_packages_files_service_in_order(lab):
     assert node['packages'] == ['wireguard-tools', 'wireguard-go']
     assert node['package_manager'] == 'apt'
     assert sorted(item['path'] for item in node['writes']) == [
-        '/etc/sysctl.d/99-wireguard.conf', '/etc/wireguard/wg0.conf', '/etc/wireguard/wgmesh-firewall.nft']
+        '/etc/sysctl.d/99-wireguard.conf', '/etc/wireguard/wg0.conf', '/etc/wireguard/wgmesh-firewall-nft.py',
+        '/etc/wireguard/wgmesh-firewall.nft']
     assert node['fresh_all'] is True and node['fresh'] == ['frankfurt', 'newyork']
 
 
@@ -46,7 +47,8 @@ def test_the_config_names_every_peer_with_a_valid_key_and_holds_no_secret(lab):
     node = node_of('frankfurt', lab, fresh_probe('frankfurt'))
     config = node['config_file']['content']
     assert 'Address = 10.99.0.2/24\nListenPort = 51820\nMTU = 1340\n' in config
-    assert 'PreUp = nft -f /etc/wireguard/wgmesh-firewall.nft\n' in config
+    assert 'PreUp = python3 /etc/wireguard/wgmesh-firewall-nft.py up\n' in config
+    assert 'PostDown = python3 /etc/wireguard/wgmesh-firewall-nft.py down\n' in config
     for name in ('dublin', 'newyork'):
         assert 'PostUp = wg set %%i peer %s preshared-key /etc/wireguard/psk/%s.psk\n' % (PUBLIC[name], name) in config
         assert '[Peer]\n# %s\nPublicKey = %s\n' % (name, PUBLIC[name]) in config
