@@ -1,5 +1,8 @@
 """The iptables and ufw backends, run for real on one site of the lab, then back to nftables;
-each switch removes the previous backend's rules and file."""
+each switch removes the previous backend's rules and file. Both start from an admin's firewall
+that drops what it does not allow (iptables: INPUT and FORWARD policy DROP with Docker's
+DOCKER-USER chain; ufw: deny incoming and routed); the site's own pings and its LAN's traffic
+forwarded through it must pass."""
 
 import re
 
@@ -16,9 +19,28 @@ def podman(*args):
     return labtools.podman("exec", SITE, *args)
 
 
+# Forwarded through SITE both ways: its LAN host to the others' and back.
+LAN_PAIRS = [("wgmesh-frankfurt-lan", "10.10.0.10"), ("wgmesh-frankfurt-lan", "10.30.0.10"),
+             ("wgmesh-dublin-lan", "10.20.0.10"), ("wgmesh-newyork-lan", "10.20.0.10")]
+# An admin's iptables before the role: INPUT and FORWARD policy DROP, Docker's DOCKER-USER.
+ADMIN_IPTABLES = [
+    "-P INPUT DROP", "-A INPUT -i lo -j ACCEPT", "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+    "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT", "-A INPUT -p icmp -j ACCEPT",
+    "-P FORWARD DROP", "-N DOCKER-USER", "-A DOCKER-USER -j RETURN", "-A FORWARD -j DOCKER-USER",
+    "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+]
+
+
 def assert_mesh_answers():
     failed = [a for a in PEERS if podman("ping", "-c", "1", "-w", "5", "-q", a).returncode != 0]
+    failed += [(host, a) for host, a in LAN_PAIRS
+               if labtools.podman("exec", host, "ping", "-c", "1", "-w", "5", "-q", a).returncode != 0]
     assert failed == []
+
+
+def iptables_rules():
+    return [line for table in ("filter", "raw", "nat")
+            for line in podman("iptables", "-t", table, "-S").stdout.splitlines()]
 
 
 def file_exists(path):
@@ -46,6 +68,12 @@ def assert_no_nftables_backend_left():
 
 
 def test_iptables_backend(back_to_nftables):
+    install = podman("sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iptables"
+                     " >/dev/null")
+    assert install.returncode == 0, install.stdout + install.stderr
+    for rule in ADMIN_IPTABLES:
+        assert podman("sh", "-c", "iptables -w " + rule).returncode == 0, rule
+    admin = iptables_rules()
     site_playbook("--limit", SITE, "-e", "wireguard_mesh_firewall=iptables")
     config = podman("cat", "/etc/wireguard/wg0.conf").stdout
     assert "PreUp = sh /etc/wireguard/wgmesh-firewall.sh" in config
@@ -61,12 +89,17 @@ def test_iptables_backend(back_to_nftables):
     assert rules.count("-A WGMESH-INPUT -p udp -m udp --dport 51820 -j ACCEPT") == 1, rules
     assert rules.count("-A WGMESH-FORWARD -i wg0 -j ACCEPT") == 1, rules
     assert "-A WGMESH-PREROUTING -d 10.99.0.2/32 ! -i wg0" in rules, rules
+    live = iptables_rules()
+    first = dict((chain, next(line for line in live if line.startswith("-A %s " % chain))) for chain in ("INPUT", "FORWARD"))
+    assert first == {"INPUT": "-A INPUT -j WGMESH-INPUT", "FORWARD": "-A FORWARD -j WGMESH-FORWARD"}, live
+    assert [line for line in live if "WGMESH" not in line] == admin
     assert_mesh_answers()
 
 
 def test_ufw_backend(back_to_nftables):
     setup = podman("sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ufw"
-                   " >/dev/null && ufw allow 22/tcp >/dev/null && ufw --force enable")
+                   " >/dev/null && ufw default deny incoming && ufw default deny routed && ufw allow 22/tcp >/dev/null"
+                   " && ufw --force enable")
     assert setup.returncode == 0, setup.stdout + setup.stderr
     site_playbook("--limit", SITE)  # auto: ufw is active
     out = site_playbook("--limit", SITE)
