@@ -20,13 +20,24 @@ from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import s
 PYTHON_CHECK = "python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' %s"
 # Per backend: its files (template, name in the config dir, validate command; the first is the
 # rules file), and the command wg-quick runs at every start (PreUp) and stop (PostDown).
+# nftables.service loads /etc/nftables.conf, whose "flush ruleset" takes the role's rules too:
+# the drop-in loads them again after each start or reload (absolute: outside the config dir).
+NFT_DROPIN = '/etc/systemd/system/nftables.service.d/wgmesh-{interface}.conf'
 BACKEND_FILES = {
-    'nftables': ([('wgmesh-firewall.nft.j2', 'wgmesh-firewall.nft', 'nft -c -f %s'),
-                  ('wgmesh-firewall-nft.py.j2', 'wgmesh-firewall-nft.py', PYTHON_CHECK)],
+    'nftables': ([('wgmesh-firewall.nft.j2', 'wgmesh-firewall.nft', 'nft -c -f %s', '0700'),
+                  ('wgmesh-firewall-nft.py.j2', 'wgmesh-firewall-nft.py', PYTHON_CHECK, '0700'),
+                  ('nftables-service-wgmesh.conf.j2', NFT_DROPIN, None, '0644')],
                  'python3 {1} up', 'python3 {1} down'),
-    'iptables': ([('wgmesh-firewall.sh.j2', 'wgmesh-firewall.sh', 'sh -n %s')], 'sh {0}', None),
+    'iptables': ([('wgmesh-firewall.sh.j2', 'wgmesh-firewall.sh', 'sh -n %s', '0700')], 'sh {0}', None),
 }
-ROLE_FIREWALL_FILES = [name for files, _up, _down in BACKEND_FILES.values() for _template, name, _check in files]
+
+
+def role_firewall_files(interface):
+    """Every file of the nftables and iptables backends (relative: inside the config dir)."""
+    return [name.format(interface=interface) for files, _up, _down in BACKEND_FILES.values()
+            for _template, name, _check, _mode in files]
+
+
 FIREWALLD_FILES = (
     ('firewalld-policy.xml.j2', '/etc/firewalld/policies/wgmesh.xml'),
     ('firewalld-ipset.xml.j2', '/etc/firewalld/ipsets/wgmesh-peers.xml'),
@@ -125,17 +136,17 @@ def firewall_plan(site, probe, options, os_vars, node):
     }
     if backend in BACKEND_FILES:
         files, up, down = BACKEND_FILES[backend]
-        paths = [os.path.join(config_dir, name) for _template, name, _check in files]
+        paths = [os.path.join(config_dir, name.format(interface=node['interface'])) for _t, name, _c, _m in files]
         plan['file'] = paths[0]
         plan['load_argv'] = up.format(*paths).split()
         plan['pre_up'] = [up.format(*[shlex.quote(path) for path in paths])]
         plan['post_down'] = [down.format(*[shlex.quote(path) for path in paths])] if down else []
-        plan['files'] = [(template, path, '0700', check) for (template, _name, check), path in zip(files, paths)]
+        plan['files'] = [(template, path, mode, check) for (template, _name, check, mode), path in zip(files, paths)]
     elif backend == 'firewalld':
         plan['files'] = [(template, path, '0644', None) for template, path in FIREWALLD_FILES]
     present = probe.get('files') or {}
     wanted = [entry[1] for entry in plan['files']]
-    plan['leftovers'] = [path for path in (os.path.join(config_dir, name) for name in ROLE_FIREWALL_FILES)
+    plan['leftovers'] = [path for path in (os.path.join(config_dir, name) for name in role_firewall_files(node['interface']))
                          if path not in wanted and present.get(path, 'absent') != 'absent']
     # The admin's nftables.service reload (flush ruleset) took the role's rules away: load them again.
     plan['load'] = backend == 'nftables' and probe.get('nft_rules') == 'missing'

@@ -21,7 +21,7 @@ import os
 import shlex
 
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model
-from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.firewall import firewall_plan
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.firewall import NFT_DROPIN, firewall_plan
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.monitoring import monitoring_plan
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.render import file_state
 
@@ -215,6 +215,7 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
                                             ', '.join(node['packages'])))
     node['directories'] = _secret_directories(site, probe, where) + _directories(node['writes'], node)
     node['firewall']['files_written'] = bool(written & set(entry[1] for entry in node['firewall']['files']))
+    node['firewall']['dropin_written'] = NFT_DROPIN.format(interface=interface) in written
     node['firewall']['load'] = bool(node['firewall']['load_argv']) and (node['firewall']['load']
                                                                         or node['firewall']['files_written'])
     node['steps'] = _steps(node, probe, written, psk_writes, [peer['name'] for peer in all_peers])
@@ -256,7 +257,7 @@ def _secret_directories(site, probe, where):
 def _directories(writes, node):
     """Directories the role creates when it writes a file into them (they may not exist yet)."""
     wanted = {'/etc/firewalld/policies': '0750', '/etc/firewalld/ipsets': '0750',
-              node['monitoring']['textfile_dir']: '0755'}
+              os.path.dirname(NFT_DROPIN): '0755', node['monitoring']['textfile_dir']: '0755'}
     dirs = []
     for item in writes:
         parent = os.path.dirname(item['path'])

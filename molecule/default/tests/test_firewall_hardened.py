@@ -1,8 +1,9 @@
 """Hosts whose admin already has a restrictive nftables firewall: input and forward policy drop in
 an `inet` table and a forward drop in an `ip` table of another name, installed before the mesh
 is brought up. The role's accept rules go to the top of those chains (and only there), the
-admin's ruleset stays as it was apart from them, a reload of the admin's ruleset is repaired by
-the next run, and `wireguard_mesh_firewall: none` leaves exactly the admin's ruleset."""
+admin's ruleset stays as it was apart from them, a reload of the admin's ruleset by hand is
+repaired by the next run and one by nftables.service at once, and
+`wireguard_mesh_firewall: none` leaves exactly the admin's ruleset and no drop-in."""
 
 import re
 import subprocess
@@ -118,6 +119,31 @@ def test_a_reload_of_the_admin_ruleset_is_repaired_by_the_next_run(hardened):
     assert set(converged().values()) == {0}
 
 
+def test_nftables_service_start_and_reload_load_the_role_rules_again(hardened):
+    """The admin's ruleset in /etc/nftables.conf, loaded by nftables.service: its "flush ruleset"
+    takes the role's rules, the role's drop-in puts them back at once (no run needed)."""
+    site = rot.SITES[1]
+    original = rot.on(site, "cat /etc/nftables.conf")
+    write = subprocess.run(["podman", "exec", "-i", site, "sh", "-c", "cat > /etc/nftables.conf"], input=ADMIN_RULESET,
+                           env=ENV, capture_output=True, text=True, check=False)
+    assert write.returncode == 0, write.stderr
+    try:
+        for action in ("restart", "reload"):
+            proc = podman("exec", site, "systemctl", action, "nftables.service")
+            assert proc.returncode == 0, proc.stderr
+            live = ruleset(site)
+            assert "table inet wgmesh" in live and live.count(TAG) == 5, (action, live)
+            assert admin_part(live) == hardened[site], (action, live)
+        every_pair_answers()
+        assert set(converged().values()) == {0}
+    finally:
+        subprocess.run(["podman", "exec", "-i", site, "sh", "-c", "cat > /etc/nftables.conf"], input=original,
+                       env=ENV, text=True, check=False)
+        podman("exec", site, "systemctl", "stop", "nftables.service")  # flushes the ruleset
+        load_admin_ruleset(site)
+    assert converged()[site] == 1 and ruleset(site).count(TAG) == 5
+
+
 def test_firewall_none_leaves_exactly_the_admin_ruleset(hardened):
     site = rot.SITES[2]
     # Without the role's rules the admin's policy decides: no handshake check for this site.
@@ -126,6 +152,7 @@ def test_firewall_none_leaves_exactly_the_admin_ruleset(hardened):
     assert ruleset(site) == hardened[site]
     config = rot.on(site, "cat /etc/wireguard/wg0.conf")
     assert "wgmesh-firewall" not in config
-    assert podman("exec", site, "test", "-e", "/etc/wireguard/wgmesh-firewall-nft.py").returncode != 0
+    for path in ("/etc/wireguard/wgmesh-firewall-nft.py", "/etc/systemd/system/nftables.service.d/wgmesh-wg0.conf"):
+        assert podman("exec", site, "test", "-e", path).returncode != 0, path
     proc = run_playbook("site", *none)
     assert re.search(r"%s\s+: ok=\d+\s+changed=0" % site, proc.stdout), proc.stdout[-2000:]

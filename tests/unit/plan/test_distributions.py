@@ -121,13 +121,14 @@ def test_without_kernel_module_rhel_uses_the_wireguard_go_package_you_name(lab):
 
 NFT_FILE, SH_FILE = "/etc/wireguard/wgmesh-firewall.nft", "/etc/wireguard/wgmesh-firewall.sh"
 PY_FILE = "/etc/wireguard/wgmesh-firewall-nft.py"
+DROPIN = "/etc/systemd/system/nftables.service.d/wgmesh-wg0.conf"
 STATE = "0123456789abcdef0123456789abcdef01234567 700 root root"
 LEFTOVER_CASES = [
     ("nft-stays", [NFT_FILE, PY_FILE], "auto", {}, []),
     ("first-run", [], "iptables", {}, []),
     ("sh-left-by-iptables", [NFT_FILE, SH_FILE], "nftables", {}, [SH_FILE]),
-    ("to-iptables", [NFT_FILE, PY_FILE], "iptables", {"iptables": True}, [NFT_FILE, PY_FILE]),
-    ("to-none", [NFT_FILE, PY_FILE, SH_FILE], "none", {}, [NFT_FILE, PY_FILE, SH_FILE]),
+    ("to-iptables", [NFT_FILE, PY_FILE, DROPIN], "iptables", {"iptables": True}, [NFT_FILE, PY_FILE, DROPIN]),
+    ("to-none", [NFT_FILE, PY_FILE, DROPIN, SH_FILE], "none", {}, [NFT_FILE, PY_FILE, DROPIN, SH_FILE]),
     ("to-ufw", [NFT_FILE], "auto", {"ufw": True}, [NFT_FILE]),
     ("to-firewalld", [SH_FILE], "auto", {"firewalld": "active"}, [SH_FILE]),
 ]
@@ -135,7 +136,7 @@ LEFTOVER_CASES = [
 
 @pytest.mark.parametrize("name,present,firewall,changes,expected", LEFTOVER_CASES, ids=[c[0] for c in LEFTOVER_CASES])
 def test_files_of_a_backend_the_site_left_are_removed(lab, name, present, firewall, changes, expected):
-    files = dict((path, STATE if path in present else "absent") for path in (NFT_FILE, PY_FILE, SH_FILE))
+    files = dict((path, STATE if path in present else "absent") for path in (NFT_FILE, PY_FILE, DROPIN, SH_FILE))
     node = node_of("dublin", lab, probe_of("debian12", changes, files=files),
                    options(wireguard_mesh_firewall=firewall))
     assert sorted(node["firewall"]["leftovers"]) == sorted(expected)

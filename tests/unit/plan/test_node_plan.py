@@ -38,8 +38,13 @@ def test_a_fresh_site_gets_packages_files_service_in_order(lab):
     assert node['packages'] == ['wireguard-tools', 'wireguard-go']
     assert node['package_manager'] == 'apt'
     assert sorted(item['path'] for item in node['writes']) == [
-        '/etc/sysctl.d/99-wireguard.conf', '/etc/wireguard/wg0.conf', '/etc/wireguard/wgmesh-firewall-nft.py',
-        '/etc/wireguard/wgmesh-firewall.nft']
+        '/etc/sysctl.d/99-wireguard.conf', '/etc/systemd/system/nftables.service.d/wgmesh-wg0.conf',
+        '/etc/wireguard/wg0.conf', '/etc/wireguard/wgmesh-firewall-nft.py', '/etc/wireguard/wgmesh-firewall.nft']
+    dropin = next(item for item in node['writes'] if item['path'].endswith('wgmesh-wg0.conf'))
+    assert ("ExecReload=-/bin/sh -c 'if [ -e /sys/class/net/wg0 ]; then exec python3 /etc/wireguard/wgmesh-firewall-nft.py"
+            " up; fi'\n") in dropin['content']
+    assert {'path': '/etc/systemd/system/nftables.service.d', 'mode': '0755'} in node['directories']
+    assert node['firewall']['dropin_written'] and node['firewall']['load']
     assert node['fresh_all'] is True and node['fresh'] == ['frankfurt', 'newyork']
 
 
