@@ -288,12 +288,34 @@ def services(module, bins, interface, units=()):
                                      active=_stdout(module, [systemctl, 'is-active', unit])[1])) for unit in names)
     state = dict(service=found[service], services=dict((unit, found[unit]) for unit in units),
                  firewalld=found['firewalld.service']['active'] if systemctl else '', ufw=False, selinux=False)
+    state['firewalld_zones'] = firewalld_zones(module, bins) if state['firewalld'] == 'active' else None
     if bins.get('ufw'):
         out = _stdout(module, [bins['ufw'], 'status'], environ_update=C_LOCALE)[1]
         state['ufw'] = any(line.startswith('Status: active') for line in out.splitlines())
     if bins.get('selinuxenabled'):
         state['selinux'] = module.run_command([bins['selinuxenabled']])[0] == 0
     return state
+
+
+def firewalld_zones(module, bins):
+    """The default zone, and the interface of the default route (where WireGuard's datagrams
+    usually come in) with the zone it is bound to (None: it falls to the default zone)."""
+    found = dict(default=None, uplink=None, uplink_zone=None)
+    if not bins.get('firewall_cmd'):
+        return found
+    rc, out = _stdout(module, [bins['firewall_cmd'], '--get-default-zone'])
+    found['default'] = out if rc == 0 and out else None
+    if bins.get('ip'):
+        rc, out = _stdout(module, [bins['ip'], '-j', 'route', 'show', 'default'])
+        try:
+            routes = json.loads(out) if rc == 0 and out else []
+        except ValueError:
+            routes = []
+        found['uplink'] = next((route['dev'] for route in routes if route.get('dev')), None)
+    if found['uplink']:
+        rc, out = _stdout(module, [bins['firewall_cmd'], '--get-zone-of-interface=%s' % found['uplink']])
+        found['uplink_zone'] = out if rc == 0 and out else None
+    return found
 
 
 def parse_addresses(json_text):

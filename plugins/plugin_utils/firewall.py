@@ -130,7 +130,8 @@ def firewall_plan(site, probe, options, os_vars, node):
         'post_down': [],
         'tag': 'wgmesh:%s' % node['interface'],
         'files': [],
-        'zone': options['wireguard_mesh_firewalld_zone'],
+        # The zone where WireGuard's datagrams come in: the option, else that of the uplink's interface.
+        'zone': options['wireguard_mesh_firewalld_zone'] or (probe.get('firewalld_zones') or {}).get('uplink_zone') or '',
         'firewalld_rules': firewalld_rules(node, restrict) if backend == 'firewalld' else [],
         'ufw_rules': ufw_rules(node, restrict, ips4) if backend == 'ufw' else [],
     }

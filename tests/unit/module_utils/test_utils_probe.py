@@ -291,3 +291,39 @@ def test_unit_states_from_one_systemctl_show():
         'b.service': {'enabled': 'not-found', 'active': 'inactive'},
         'c.service': {'enabled': 'disabled', 'active': 'failed'}}
     assert probe.parse_unit_states('', ['a.service']) == {'a.service': {'enabled': '', 'active': ''}}
+
+
+class Commands(object):
+    """run_command answering from a table (argv tuple -> (rc, stdout)); records what ran."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.ran = []
+
+    def run_command(self, argv, **_kwargs):
+        self.ran.append(tuple(argv))
+        rc, out = self.answers.get(tuple(argv), (1, ''))
+        return rc, out, ''
+
+
+BINS = {'firewall_cmd': '/usr/bin/firewall-cmd', 'ip': '/usr/sbin/ip'}
+DEFAULT_ROUTE = ('/usr/sbin/ip', '-j', 'route', 'show', 'default')
+
+
+@pytest.mark.parametrize('answers,expected', [
+    ({('/usr/bin/firewall-cmd', '--get-default-zone'): (0, 'public\n'),
+      DEFAULT_ROUTE: (0, json.dumps([{'dst': 'default', 'gateway': '10.249.0.1', 'dev': 'eth0'}])),
+      ('/usr/bin/firewall-cmd', '--get-zone-of-interface=eth0'): (0, 'wan\n')},
+     {'default': 'public', 'uplink': 'eth0', 'uplink_zone': 'wan'}),
+    # Not bound to a zone (firewall-cmd says "no zone", rc 2): the default zone applies.
+    ({('/usr/bin/firewall-cmd', '--get-default-zone'): (0, 'drop\n'),
+      DEFAULT_ROUTE: (0, json.dumps([{'dst': 'default', 'dev': 'ens3'}])),
+      ('/usr/bin/firewall-cmd', '--get-zone-of-interface=ens3'): (2, 'no zone\n')},
+     {'default': 'drop', 'uplink': 'ens3', 'uplink_zone': None}),
+    ({('/usr/bin/firewall-cmd', '--get-default-zone'): (0, 'public\n'), DEFAULT_ROUTE: (0, '[]')},
+     {'default': 'public', 'uplink': None, 'uplink_zone': None}),
+    ({('/usr/bin/firewall-cmd', '--get-default-zone'): (0, 'public\n'), DEFAULT_ROUTE: (0, 'not json')},
+     {'default': 'public', 'uplink': None, 'uplink_zone': None}),
+], ids=['bound', 'unbound', 'no-default-route', 'garbage'])
+def test_firewalld_zone_of_the_uplink(answers, expected):
+    assert probe.firewalld_zones(Commands(answers), BINS) == expected

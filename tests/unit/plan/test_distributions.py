@@ -180,3 +180,15 @@ def test_units_of_a_monitoring_mode_left_are_removed_timer_first(lab, name, pres
     node = node_of("dublin", lab, converged_probe("dublin", lab, units=present), options(**extra))
     assert node["monitoring"]["leftovers"] == expected
     assert ("monitoring_leftovers" in node["steps"]) is bool(expected)
+
+
+@pytest.mark.parametrize("zones,option,expected", [
+    ({"default": "public", "uplink": "eth0", "uplink_zone": "wan"}, "", "wan"),
+    ({"default": "public", "uplink": "eth0", "uplink_zone": None}, "", ""),
+    ({"default": "public", "uplink": "eth0", "uplink_zone": "wan"}, "dmz", "dmz"),
+    (None, "", ""),
+])
+def test_firewalld_port_goes_to_the_zone_of_the_uplink(lab, zones, option, expected):
+    """The port opened in the default zone stays closed when the uplink is bound to another one."""
+    node = node_of("dublin", lab, probe_of("rhel9", firewalld_zones=zones), options(wireguard_mesh_firewalld_zone=option))
+    assert node["firewall"]["backend"] == "firewalld" and node["firewall"]["zone"] == expected
