@@ -50,13 +50,14 @@ ssh_key() {
   [[ -f "$state/id_ed25519" ]] || ssh-keygen -q -t ed25519 -N '' -C wgmesh-lab -f "$state/id_ed25519"
 }
 
-# A network attachment with a fixed address and a MAC derived from it: a restarted site keeps
-# its MAC as a rebooted server does (podman would pick a new one, and the neighbours' ARP caches
-# would point at the old one for seconds).
-attach() {  # network ip
+# A network attachment with a fixed address, interface name and a MAC derived from the address,
+# as a server has: a restarted site keeps its MAC (podman would pick a new one, and the
+# neighbours' ARP caches would point at the old one for seconds), and the WAN is always eth0
+# (podman's order of two networks is not fixed).
+attach() {  # network ip interface
   local IFS=.
   # shellcheck disable=SC2086
-  printf '%s:ip=%s,mac=02:77:%02x:%02x:%02x:%02x' "$1" "$2" $2
+  printf '%s:ip=%s,interface_name=%s,mac=02:77:%02x:%02x:%02x:%02x' "$1" "$2" "$3" $2
 }
 
 start_container() {  # name network-args...: a running container of the same image is kept
@@ -110,10 +111,10 @@ cmd_up() {
     name=$(site_name "$i")
     container_image=$(site_image "$i")
     ensure_network "$lab-lan-$name" "$(lan_net "$i").0/24" "$(lan_net "$i").254" 1500 internal
-    start_container "$lab-$name" --network "$(attach "$wan_net" "$wan_prefix.$((10+i))")" \
-      --network "$(attach "$lab-lan-$name" "$(lan_net "$i").1")"
+    start_container "$lab-$name" --network "$(attach "$wan_net" "$wan_prefix.$((10+i))" eth0)" \
+      --network "$(attach "$lab-lan-$name" "$(lan_net "$i").1" eth1)"
     if ((lan_hosts)); then
-      start_container "$lab-$name-lan" --network "$(attach "$lab-lan-$name" "$(lan_net "$i").10")"
+      start_container "$lab-$name-lan" --network "$(attach "$lab-lan-$name" "$(lan_net "$i").10" eth0)"
     fi
   done
   for i in $(seq 1 "$count"); do
