@@ -111,8 +111,10 @@ def nft(site, script):
 
 
 def block(site, peer_address):
+    """The network between two sites fails (prerouting and output: the role's accept rules go only
+    to input and forward chains, which an admin's firewall uses)."""
     script = ("table inet %s {\n"
-              "  chain input { type filter hook input priority -10; ip saddr %s meta l4proto udp drop; }\n"
+              "  chain prerouting { type filter hook prerouting priority -10; ip saddr %s meta l4proto udp drop; }\n"
               "  chain output { type filter hook output priority -10; ip daddr %s meta l4proto udp drop; }\n"
               "}\n") % (BLOCK_TABLE, peer_address, peer_address)
     proc = nft(site, script)

@@ -286,8 +286,8 @@ def test_failed_verify_rolls_back_to_the_old_key():
     keys = public_keys()
     key_file = hashlib.sha256(on(site, "cat /etc/wireguard/wg0.key").encode()).hexdigest()
     # The peer drops WireGuard from the site (SSH still works): the switch happens, verify fails.
-    block = ("nft add table inet rottest && nft add chain inet rottest input '{ type filter hook input priority -5; }' "
-             "&& nft add rule inet rottest input ip saddr %s udp dport 51820 drop" % WAN[site])
+    block = ("nft add table inet rottest && nft add chain inet rottest pre '{ type filter hook prerouting priority -5; }' "
+             "&& nft add rule inet rottest pre ip saddr %s udp dport 51820 drop" % WAN[site])
     assert podman("exec", peer, "sh", "-c", block).returncode == 0
     try:
         proc = playbook("rotate", "-e", '{"wireguard_mesh_rotate_sites": ["%s"]}' % site)[0]
