@@ -379,8 +379,25 @@ def _system(module, params):
     state.update(files=dict((path, file_state(path)) for path in files),
                  units=[unit for unit in params['units'] if unit_is_ours(unit)],
                  sysctls=dict((key, read_sysctl(key)) for key in params['sysctls']),
-                 nft_rules=nft_rules(module, params, bins))
+                 nft_rules=nft_rules(module, params, bins), iptables_drop=iptables_drop_chains(module, bins))
     return state, bins
+
+
+def iptables_drop_chains(module, bins):
+    """The INPUT and FORWARD chains of iptables-nft (table filter, families ip and ip6) whose policy
+    is drop, as nft names them ("ip filter FORWARD"): Docker's, or an iptables firewall's. Rules of
+    the nftables backend cannot go there (iptables would no longer read its own chains)."""
+    if not bins.get('nft'):
+        return []
+    rc, out = _stdout(module, [bins['nft'], '-j', 'list', 'chains'])
+    try:
+        items = json.loads(out)['nftables'] if rc == 0 and out else []
+        chains = [item['chain'] for item in items if isinstance(item, dict) and isinstance(item.get('chain'), dict)]
+    except (ValueError, KeyError, TypeError):
+        return []
+    return sorted('%s filter %s' % (chain['family'], chain['name']) for chain in chains
+                  if chain.get('family') in ('ip', 'ip6') and chain.get('table') == 'filter'
+                  and chain.get('name') in ('INPUT', 'FORWARD') and chain.get('policy') == 'drop')
 
 
 def nft_rules(module, params, bins):

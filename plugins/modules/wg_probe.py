@@ -315,6 +315,14 @@ nft_rules:
   returned: O(scope=full)
   type: str
   sample: live
+iptables_drop:
+  description:
+    - The C(INPUT) and C(FORWARD) chains of iptables-nft (table C(filter), families C(ip) and C(ip6)) whose policy is
+      drop, as C(nft -j list chains) shows them (Docker sets C(FORWARD) to drop). Empty without C(nft).
+  returned: O(scope=full)
+  type: list
+  elements: str
+  sample: [ip filter FORWARD]
 psk_extra:
   description: Sorted names of the other C(*.psk) files in C(<config_dir>/psk), that is of sites that left the mesh.
   returned: O(scope=full)

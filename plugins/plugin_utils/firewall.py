@@ -33,7 +33,7 @@ BACKEND_FILES = {
 
 
 def role_firewall_files(interface):
-    """Every file of the nftables and iptables backends (relative: inside the config dir)."""
+    """Every file of the nftables and iptables backends (a relative name is inside the config dir)."""
     return [name.format(interface=interface) for files, _up, _down in BACKEND_FILES.values()
             for _template, name, _check, _mode in files]
 
@@ -49,7 +49,8 @@ class FirewallError(ValueError):
 
 
 def choose_backend(choice, probe, managers):
-    """auto: an active firewall manager (in the distribution's order), else nftables, iptables, none."""
+    """auto: an active firewall manager (in the distribution's order), else nftables (iptables when
+    iptables chains drop by policy), iptables, none."""
     if choice != 'auto':
         return choice
     active = set()
@@ -62,7 +63,8 @@ def choose_backend(choice, probe, managers):
             return manager
     tools = probe.get('tools') or {}
     if tools.get('nft'):
-        return 'nftables'
+        # iptables chains at policy drop (Docker, an iptables firewall): only iptables can open them.
+        return 'iptables' if probe.get('iptables_drop') and tools.get('iptables') else 'nftables'
     if tools.get('iptables'):
         return 'iptables'
     return 'none'
@@ -115,6 +117,14 @@ def firewall_plan(site, probe, options, os_vars, node):
         raise FirewallError(
             "site '%s': wireguard_mesh_firewall is '%s' but %s is not active there. Start it, or set "
             "wireguard_mesh_firewall to auto, nftables, iptables or none." % (site, options['wireguard_mesh_firewall'], backend))
+    if backend == 'nftables' and probe.get('iptables_drop'):
+        raise FirewallError(
+            "site '%s': iptables chains with policy drop (%s: Docker's, or an iptables firewall's) would still drop "
+            "the WireGuard port and the forwarding through %s, and nftables rules cannot go into them without "
+            "breaking iptables. Set wireguard_mesh_firewall to iptables (auto picks it when iptables is installed), "
+            "or accept udp port %s and forwarding in and out of %s in those chains yourself and set "
+            "wireguard_mesh_firewall to none." % (site, ', '.join(probe['iptables_drop']), node['interface'],
+                                                  node['port'], node['interface']))
     restrict = bool(options['wireguard_mesh_firewall_restrict_sources'])
     ips4, ips6 = peer_ips(node['peers'])
     config_dir = node['paths']['config_dir']
@@ -149,6 +159,6 @@ def firewall_plan(site, probe, options, os_vars, node):
     wanted = [entry[1] for entry in plan['files']]
     plan['leftovers'] = [path for path in (os.path.join(config_dir, name) for name in role_firewall_files(node['interface']))
                          if path not in wanted and present.get(path, 'absent') != 'absent']
-    # The admin's nftables.service reload (flush ruleset) took the role's rules away: load them again.
+    # An `nft -f` by hand (a "flush ruleset") took the role's rules away: load them again.
     plan['load'] = backend == 'nftables' and probe.get('nft_rules') == 'missing'
     return plan

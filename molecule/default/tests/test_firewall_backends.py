@@ -1,15 +1,15 @@
 """The iptables and ufw backends, run for real on one site of the lab, then back to nftables;
 each switch removes the previous backend's rules and file. Both start from an admin's firewall
 that drops what it does not allow (iptables: INPUT and FORWARD policy DROP with Docker's
-DOCKER-USER chain; ufw: deny incoming and routed); the site's own pings and its LAN's traffic
-forwarded through it must pass."""
+DOCKER-USER chain, which makes `auto` pick iptables and the nftables backend refuse; ufw: deny
+incoming and routed); the site's own pings and its LAN's traffic forwarded through it must pass."""
 
 import re
 
 import pytest
 
 import labtools
-from labtools import site_playbook
+from labtools import run_playbook, site_playbook
 
 SITE = "wgmesh-frankfurt"
 PEERS = ["10.99.0.1", "10.99.0.3", "10.10.0.10", "10.30.0.10"]
@@ -50,7 +50,9 @@ def file_exists(path):
 @pytest.fixture
 def back_to_nftables():
     yield
-    podman("sh", "-c", "ufw --force disable >/dev/null 2>&1; true")
+    # The admin's policies back to accept: auto then picks nftables, and the role removes its chains.
+    podman("sh", "-c", "ufw --force disable >/dev/null 2>&1; iptables -w -P INPUT ACCEPT 2>/dev/null;"
+           " iptables -w -P FORWARD ACCEPT 2>/dev/null; true")
     site_playbook("--limit", SITE)
     ruleset = podman("nft", "list", "ruleset").stdout
     assert "table inet wgmesh" in ruleset
@@ -74,14 +76,21 @@ def test_iptables_backend(back_to_nftables):
     for rule in ADMIN_IPTABLES:
         assert podman("sh", "-c", "iptables -w " + rule).returncode == 0, rule
     admin = iptables_rules()
-    site_playbook("--limit", SITE, "-e", "wireguard_mesh_firewall=iptables")
+    config = podman("cat", "/etc/wireguard/wg0.conf").stdout
+    # nftables rules cannot open iptables chains that drop: refused before anything changes.
+    refused = run_playbook("site", "--limit", SITE, "-e", "wireguard_mesh_firewall=nftables")
+    out = refused.stdout + refused.stderr
+    assert refused.returncode != 0, out[-2000:]
+    assert ("site '%s': iptables chains with policy drop (ip filter FORWARD, ip filter INPUT" % SITE) in out, out[-2000:]
+    assert iptables_rules() == admin and podman("cat", "/etc/wireguard/wg0.conf").stdout == config
+    site_playbook("--limit", SITE)  # auto: iptables, since its chains drop
     config = podman("cat", "/etc/wireguard/wg0.conf").stdout
     assert "PreUp = sh /etc/wireguard/wgmesh-firewall.sh" in config
     assert_no_nftables_backend_left()
     for _cycle in range(5):
         assert podman("wg-quick", "down", "wg0").returncode == 0
         assert podman("wg-quick", "up", "wg0").returncode == 0
-    out = site_playbook("--limit", SITE, "-e", "wireguard_mesh_firewall=iptables")
+    out = site_playbook("--limit", SITE)
     assert re.search(r"%s\s+: ok=\d+\s+changed=0" % SITE, out), out[-1500:]
     rules = podman("iptables", "-S").stdout + podman("iptables", "-t", "raw", "-S").stdout
     assert rules.count("-A INPUT -j WGMESH-INPUT") == 1, rules
@@ -94,6 +103,9 @@ def test_iptables_backend(back_to_nftables):
     assert first == {"INPUT": "-A INPUT -j WGMESH-INPUT", "FORWARD": "-A FORWARD -j WGMESH-FORWARD"}, live
     assert [line for line in live if "WGMESH" not in line] == admin
     assert_mesh_answers()
+    # Off: exactly the admin's rules are left (the mesh then depends on them: no handshake check).
+    site_playbook("--limit", SITE, "-e", "wireguard_mesh_firewall=none", "-e", "wireguard_mesh_verify=false")
+    assert iptables_rules() == admin
 
 
 def test_ufw_backend(back_to_nftables):
@@ -109,4 +121,8 @@ def test_ufw_backend(back_to_nftables):
     assert re.search(r"^Anywhere on wg0\s+ALLOW FWD\s+Anywhere", status, re.M), status
     assert "PreUp" not in podman("cat", "/etc/wireguard/wg0.conf").stdout
     assert_no_nftables_backend_left()
+    for _cycle in range(5):
+        assert podman("wg-quick", "down", "wg0").returncode == 0
+        assert podman("wg-quick", "up", "wg0").returncode == 0
+    assert podman("ufw", "status").stdout == status
     assert_mesh_answers()

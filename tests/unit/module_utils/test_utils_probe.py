@@ -327,3 +327,31 @@ DEFAULT_ROUTE = ('/usr/sbin/ip', '-j', 'route', 'show', 'default')
 ], ids=['bound', 'unbound', 'no-default-route', 'garbage'])
 def test_firewalld_zone_of_the_uplink(answers, expected):
     assert probe.firewalld_zones(Commands(answers), BINS) == expected
+
+
+NFT_CHAINS = ('/usr/sbin/nft', '-j', 'list', 'chains')
+
+
+def _chain(family, table, name, policy, hook='forward'):
+    return {'chain': {'family': family, 'table': table, 'name': name, 'handle': 1, 'type': 'filter', 'hook': hook,
+                      'prio': 0, 'policy': policy}}
+
+
+@pytest.mark.parametrize('items,expected', [
+    # Docker on iptables-nft: FORWARD drops; the admin's own nft chains and accepting ones do not count.
+    ([{'metainfo': {'json_schema_version': 1}}, _chain('ip', 'filter', 'INPUT', 'accept', 'input'),
+      _chain('ip', 'filter', 'FORWARD', 'drop'), _chain('ip', 'filter', 'DOCKER-USER', None),
+      _chain('ip6', 'filter', 'INPUT', 'drop', 'input'), _chain('inet', 'filter', 'input', 'drop', 'input'),
+      _chain('ip', 'edge', 'FORWARD', 'drop')],
+     ['ip filter FORWARD', 'ip6 filter INPUT']),
+    ([], []),
+], ids=['docker', 'empty'])
+def test_iptables_chains_that_drop_by_policy(items, expected):
+    answers = {NFT_CHAINS: (0, json.dumps({'nftables': items}))}
+    assert probe.iptables_drop_chains(Commands(answers), {'nft': '/usr/sbin/nft'}) == expected
+
+
+@pytest.mark.parametrize('answer', [(1, ''), (0, 'not json'), (0, '{"nftables": 3}'), (0, '[]')])
+def test_iptables_chains_unreadable_count_as_none(answer):
+    assert probe.iptables_drop_chains(Commands({NFT_CHAINS: answer}), {'nft': '/usr/sbin/nft'}) == []
+    assert probe.iptables_drop_chains(Commands({}), {}) == []

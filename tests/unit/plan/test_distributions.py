@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.osrelease import os_names
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import plan
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.firewall import FirewallError
 
 from planfixtures import ROLE, converged_probe, fresh_probe, mesh, node_of, options
 
@@ -192,3 +193,21 @@ def test_firewalld_port_goes_to_the_zone_of_the_uplink(lab, zones, option, expec
     """The port opened in the default zone stays closed when the uplink is bound to another one."""
     node = node_of("dublin", lab, probe_of("rhel9", firewalld_zones=zones), options(wireguard_mesh_firewalld_zone=option))
     assert node["firewall"]["backend"] == "firewalld" and node["firewall"]["zone"] == expected
+
+
+@pytest.mark.parametrize("choice,tools,expected", [
+    ("auto", {"iptables": True}, "iptables"),
+    ("auto", {"iptables": False}, "refused"),
+    ("nftables", {"iptables": True}, "refused"),
+    ("iptables", {"iptables": True}, "iptables"),
+    ("none", {"iptables": True}, "none"),
+])
+def test_iptables_chains_at_policy_drop_need_the_iptables_backend(lab, choice, tools, expected):
+    """Docker's FORWARD drop (iptables-nft) would drop the mesh behind any nftables rule of the role."""
+    probe = probe_of("debian12", dict(tools), iptables_drop=["ip filter FORWARD"])
+    if expected == "refused":
+        refusal = r"site 'dublin': iptables chains with policy drop \(ip filter FORWARD.*wireguard_mesh_firewall to iptables"
+        with pytest.raises(FirewallError, match=refusal):
+            node_of("dublin", lab, probe, options(wireguard_mesh_firewall=choice))
+    else:
+        assert node_of("dublin", lab, probe, options(wireguard_mesh_firewall=choice))["firewall"]["backend"] == expected
