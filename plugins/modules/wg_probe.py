@@ -309,8 +309,9 @@ sysctls:
 nft_rules:
   description:
     - V(live) when C(<config_dir>/wgmesh-firewall-nft.py) (the role's nftables backend) exists, the interface is up
-      and the script's C(check) finds the role's table and its accept rules in every input and forward base chain
-      of the admin's; V(missing) when one is gone (for instance after C(systemctl reload nftables)).
+      and the script's C(check) finds the role's table, and every input and forward base chain of the admin's
+      starting with exactly the role's accept rules; V(missing) otherwise (for instance after an C(nft -f) of the
+      admin's ruleset, or a chain the admin added since).
     - V(null) without that script, without C(nft) or without the interface.
   returned: O(scope=full)
   type: str
