@@ -402,8 +402,8 @@ def iptables_drop_chains(module, bins):
 
 def nft_rules(module, params, bins):
     """With the nftables backend and the interface up: 'live' when the role's table and its rules in
-    the admin's chains are in the ruleset, 'missing' when not (a reload of nftables.service flushed
-    them); None otherwise. The role's own script checks, so the probe and wg-quick agree."""
+    the admin's chains are in the ruleset, 'missing' when not (an `nft -f` of the admin's ruleset
+    flushed them, or the admin added a chain); None otherwise. The role's own script checks, so the probe and wg-quick agree."""
     script = os.path.join(params['config_dir'], NFT_SCRIPT)
     if not (bins.get('nft') and os.path.isfile(script) and wg.interface_exists(params['interface'])):
         return None

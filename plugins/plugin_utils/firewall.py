@@ -159,6 +159,6 @@ def firewall_plan(site, probe, options, os_vars, node):
     wanted = [entry[1] for entry in plan['files']]
     plan['leftovers'] = [path for path in (os.path.join(config_dir, name) for name in role_firewall_files(node['interface']))
                          if path not in wanted and present.get(path, 'absent') != 'absent']
-    # An `nft -f` by hand (a "flush ruleset") took the role's rules away: load them again.
-    plan['load'] = backend == 'nftables' and probe.get('nft_rules') == 'missing'
+    # An `nft -f` by hand (a "flush ruleset") took the role's rules away: they are loaded again.
+    plan['rules_gone'] = backend == 'nftables' and probe.get('nft_rules') == 'missing'
     return plan

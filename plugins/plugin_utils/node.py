@@ -216,7 +216,7 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     node['directories'] = _secret_directories(site, probe, where) + _directories(node['writes'], node)
     node['firewall']['files_written'] = bool(written & set(entry[1] for entry in node['firewall']['files']))
     node['firewall']['dropin_written'] = NFT_DROPIN.format(interface=interface) in written
-    node['firewall']['load'] = bool(node['firewall']['load_argv']) and (node['firewall']['load']
+    node['firewall']['load'] = bool(node['firewall']['load_argv']) and (node['firewall']['rules_gone']
                                                                         or node['firewall']['files_written'])
     node['steps'] = _steps(node, probe, written, psk_writes, [peer['name'] for peer in all_peers])
     return node
