@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import errno
 import grp
 import hashlib
@@ -28,6 +29,7 @@ import time
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import wg
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.osrelease import read_os
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.firewall_tag import role_tag
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.psk import NAME_RE, PSK_SUFFIX, psk_path
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.secretfile import SecretFileError, read_secret
 
@@ -48,6 +50,7 @@ SYS_MODULE_WIREGUARD = '/sys/module/wireguard'
 UNIT_MARKER = '# wgmesh.wireguard: written by the role'
 PROBE_LINK = 'wgmesh-probe'
 NFT_SCRIPT = 'wgmesh-firewall-nft.py'
+UFW_RULE_FILES = ('/etc/ufw/user.rules', '/etc/ufw/user6.rules')
 
 # Result key -> command looked up on PATH.
 TOOLS = (('wg', 'wg'), ('wg_quick', 'wg-quick'), ('wireguard_go', 'wireguard-go'), ('nft', 'nft'),
@@ -288,7 +291,8 @@ def services(module, bins, interface, units=()):
                                      active=_stdout(module, [systemctl, 'is-active', unit])[1])) for unit in names)
     state = dict(service=found[service], services=dict((unit, found[unit]) for unit in units),
                  firewalld=found['firewalld.service']['active'] if systemctl else '', ufw=False, selinux=False)
-    state['firewalld_zones'] = firewalld_zones(module, bins) if state['firewalld'] == 'active' else None
+    # Without ufw its rule files (a package removed, not purged) load nowhere.
+    state['ufw_tagged'] = bool(bins.get('ufw')) and ufw_tagged(interface)
     if bins.get('ufw'):
         out = _stdout(module, [bins['ufw'], 'status'], environ_update=C_LOCALE)[1]
         state['ufw'] = any(line.startswith('Status: active') for line in out.splitlines())
@@ -297,25 +301,18 @@ def services(module, bins, interface, units=()):
     return state
 
 
-def firewalld_zones(module, bins):
-    """The default zone, and the interface of the default route (where WireGuard's datagrams
-    usually come in) with the zone it is bound to (None: it falls to the default zone)."""
-    found = dict(default=None, uplink=None, uplink_zone=None)
-    if not bins.get('firewall_cmd'):
-        return found
-    rc, out = _stdout(module, [bins['firewall_cmd'], '--get-default-zone'])
-    found['default'] = out if rc == 0 and out else None
-    if bins.get('ip'):
-        rc, out = _stdout(module, [bins['ip'], '-j', 'route', 'show', 'default'])
+def ufw_tagged(interface, rule_files=UFW_RULE_FILES):
+    """Whether ufw holds rules the role added for the interface (their comment is its tag, which
+    ufw stores hex-encoded): a site that leaves ufw has them to remove."""
+    needle = 'comment=' + binascii.hexlify(role_tag(interface).encode()).decode()
+    for path in rule_files:
         try:
-            routes = json.loads(out) if rc == 0 and out else []
-        except ValueError:
-            routes = []
-        found['uplink'] = next((route['dev'] for route in routes if route.get('dev')), None)
-    if found['uplink']:
-        rc, out = _stdout(module, [bins['firewall_cmd'], '--get-zone-of-interface=%s' % found['uplink']])
-        found['uplink_zone'] = out if rc == 0 and out else None
-    return found
+            with open(path) as handle:
+                if any(line.startswith('### tuple ###') and line.rstrip().endswith(needle) for line in handle):
+                    return True
+        except (IOError, OSError):
+            continue
+    return False
 
 
 def parse_addresses(json_text):

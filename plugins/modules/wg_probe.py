@@ -266,16 +266,15 @@ firewalld:
   returned: O(scope=full)
   type: str
   sample: inactive
-firewalld_zones:
-  description:
-    - With firewalld active, C(default) (its default zone), C(uplink) (the interface of the default route) and
-      C(uplink_zone) (the zone that interface is bound to; V(null) when none, so the default zone applies).
-    - V(null) when firewalld is not active.
-  returned: O(scope=full)
-  type: dict
-  sample: {"default": "public", "uplink": "eth0", "uplink_zone": "external"}
 ufw:
   description: "Whether ufw is installed and C(ufw status) says C(Status: active)."
+  returned: O(scope=full)
+  type: bool
+  sample: false
+ufw_tagged:
+  description:
+    - Whether C(/etc/ufw/user.rules) or C(user6.rules) holds a rule whose comment is the role's tag
+      C(wgmesh:<interface>), when ufw is installed (active or not).
   returned: O(scope=full)
   type: bool
   sample: false

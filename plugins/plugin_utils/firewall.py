@@ -4,7 +4,8 @@
 """The firewall part of a node plan: which backend, and what the role adds to it.
 
 nftables and iptables get a file of the role's own that wg-quick loads at every start
-(PreUp); firewalld and ufw get their own persistent rules, applied by their Ansible modules.
+(PreUp); firewalld gets objects of the role's own (a zone, policies, an ipset: files of their
+own, never the admin's zones); ufw gets rules tagged with the role's comment.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,8 +17,10 @@ import os
 import shlex
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import split_endpoint
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.firewall_tag import role_tag
 
 PYTHON_CHECK = "python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' %s"
+XML_CHECK = "python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' %s"
 # Per backend: its files (template, name in the config dir, validate command; the first is the
 # rules file), and the command wg-quick runs at every start (PreUp) and stop (PostDown).
 # nftables.service loads /etc/nftables.conf, whose "flush ruleset" takes the role's rules too:
@@ -32,16 +35,29 @@ BACKEND_FILES = {
 }
 
 
-def role_firewall_files(interface):
-    """Every file of the nftables and iptables backends (a relative name is inside the config dir)."""
-    return [name.format(interface=interface) for files, _up, _down in BACKEND_FILES.values()
-            for _template, name, _check, _mode in files]
-
-
+# firewalld: the tunnel's zone, and policies of priority below 0, which firewalld applies before
+# any zone's rules and target (an admin's zone with target DROP included). A zone and a policy
+# cannot share a name. Lowest first: the tunnel's traffic to the host is accepted before
+# wgmesh-host drops packets for the tunnel address that come from elsewhere.
 FIREWALLD_FILES = (
-    ('firewalld-policy.xml.j2', '/etc/firewalld/policies/wgmesh.xml'),
+    ('firewalld-zone.xml.j2', '/etc/firewalld/zones/wgmesh.xml'),
+    ('firewalld-policy-tunnel.xml.j2', '/etc/firewalld/policies/wgmesh-tunnel.xml'),
+    ('firewalld-policy-host.xml.j2', '/etc/firewalld/policies/wgmesh-host.xml'),
+    ('firewalld-policy-port.xml.j2', '/etc/firewalld/policies/wgmesh-port.xml'),
+    ('firewalld-policy-forward.xml.j2', '/etc/firewalld/policies/wgmesh-forward.xml'),
     ('firewalld-ipset.xml.j2', '/etc/firewalld/ipsets/wgmesh-peers.xml'),
 )
+# The policy of the role's first firewalld design (port and rules in the admin's zone): its name
+# is now the zone's, which firewalld refuses to load beside it.
+FIREWALLD_RETIRED = ('/etc/firewalld/policies/wgmesh.xml',)
+
+
+def role_files(interface):
+    """Every file of a firewall backend the role writes: those a site that leaves the backend must
+    lose (a relative name is inside the config dir)."""
+    return ([name.format(interface=interface) for files, _up, _down in BACKEND_FILES.values()
+             for _template, name, _check, _mode in files]
+            + [path for _template, path in FIREWALLD_FILES] + list(FIREWALLD_RETIRED))
 
 
 class FirewallError(ValueError):
@@ -85,22 +101,6 @@ def peer_ips(peers):
     return [str(a) for a in sorted(v4)], [str(a) for a in sorted(v6)]
 
 
-def firewalld_rules(node, restrict):
-    port = node['port']
-    rules = [
-        {'label': 'port', 'port': '%s/udp' % port, 'state': 'disabled' if restrict else 'enabled'},
-        {'label': 'port for the peer set', 'state': 'enabled' if restrict else 'disabled',
-         'rich_rule': 'rule family="ipv4" source ipset="wgmesh-peers" port port="%s" protocol="udp" accept' % port},
-        {'label': 'tunnel trusted', 'interface': node['interface'], 'zone': 'trusted'},
-        {'label': 'anti-spoofing %s' % node['address'],
-         'rich_rule': 'rule family="ipv4" destination address="%s" drop' % node['address']},
-    ]
-    if node['address6']:
-        rules.append({'label': 'anti-spoofing %s' % node['address6'],
-                      'rich_rule': 'rule family="ipv6" destination address="%s" drop' % node['address6']})
-    return rules
-
-
 def ufw_rules(node, restrict, ips4):
     port = str(node['port'])
     if restrict:
@@ -138,12 +138,13 @@ def firewall_plan(site, probe, options, os_vars, node):
         'load_argv': None,
         'pre_up': [],
         'post_down': [],
-        'tag': 'wgmesh:%s' % node['interface'],
+        'tag': role_tag(node['interface']),
         'files': [],
-        # The zone where WireGuard's datagrams come in: the option, else that of the uplink's interface.
-        'zone': options['wireguard_mesh_firewalld_zone'] or (probe.get('firewalld_zones') or {}).get('uplink_zone') or '',
-        'firewalld_rules': firewalld_rules(node, restrict) if backend == 'firewalld' else [],
+        # The zone whose traffic may reach the WireGuard port; empty: any zone.
+        'zone': options['wireguard_mesh_firewalld_zone'],
         'ufw_rules': ufw_rules(node, restrict, ips4) if backend == 'ufw' else [],
+        # Rules of ufw tagged by the role on a site that no longer uses ufw: deleted.
+        'ufw_leftovers': backend != 'ufw' and bool(probe.get('ufw_tagged')),
     }
     if backend in BACKEND_FILES:
         files, up, down = BACKEND_FILES[backend]
@@ -154,11 +155,14 @@ def firewall_plan(site, probe, options, os_vars, node):
         plan['post_down'] = [down.format(*[shlex.quote(path) for path in paths])] if down else []
         plan['files'] = [(template, path, mode, check) for (template, _name, check, mode), path in zip(files, paths)]
     elif backend == 'firewalld':
-        plan['files'] = [(template, path, '0644', None) for template, path in FIREWALLD_FILES]
+        plan['files'] = [(template, path, '0644', XML_CHECK) for template, path in FIREWALLD_FILES]
     present = probe.get('files') or {}
     wanted = [entry[1] for entry in plan['files']]
-    plan['leftovers'] = [path for path in (os.path.join(config_dir, name) for name in role_firewall_files(node['interface']))
+    plan['leftovers'] = [path for path in (os.path.join(config_dir, name) for name in role_files(node['interface']))
                          if path not in wanted and present.get(path, 'absent') != 'absent']
+    # firewalld keeps what it loaded until a reload: after the role's files are gone, when it runs.
+    plan['firewalld_reload'] = (probe.get('firewalld') == 'active'
+                                and any(path.startswith('/etc/firewalld/') for path in plan['leftovers']))
     # An `nft -f` by hand (a "flush ruleset") took the role's rules away: they are loaded again.
     plan['rules_gone'] = backend == 'nftables' and probe.get('nft_rules') == 'missing'
     return plan

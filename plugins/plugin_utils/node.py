@@ -28,7 +28,7 @@ from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.render import fil
 SYSCTL_PATH = '/etc/sysctl.d/99-wireguard.conf'
 TOOLS = ('wg', 'wg_quick', 'wireguard_go')
 # The converge steps, in the order tasks/converge.yml runs them.
-STEPS = ('install', 'psk', 'files', 'selinux', 'sysctl', 'firewall', 'firewalld', 'ufw',
+STEPS = ('install', 'psk', 'files', 'selinux', 'sysctl', 'firewall', 'ufw',
          'monitoring_leftovers', 'monitoring', 'service', 'restart')
 
 
@@ -218,6 +218,8 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     node['firewall']['dropin_written'] = NFT_DROPIN.format(interface=interface) in written
     node['firewall']['load'] = bool(node['firewall']['load_argv']) and (node['firewall']['rules_gone']
                                                                         or node['firewall']['files_written'])
+    node['firewall']['firewalld_reload'] = node['firewall']['firewalld_reload'] or (
+        node['firewall']['backend'] == 'firewalld' and node['firewall']['files_written'])
     node['steps'] = _steps(node, probe, written, psk_writes, [peer['name'] for peer in all_peers])
     return node
 
@@ -256,7 +258,7 @@ def _secret_directories(site, probe, where):
 
 def _directories(writes, node):
     """Directories the role creates when it writes a file into them (they may not exist yet)."""
-    wanted = {'/etc/firewalld/policies': '0750', '/etc/firewalld/ipsets': '0750',
+    wanted = {'/etc/firewalld/zones': '0750', '/etc/firewalld/policies': '0750', '/etc/firewalld/ipsets': '0750',
               os.path.dirname(NFT_DROPIN): '0755', node['monitoring']['textfile_dir']: '0755'}
     dirs = []
     for item in writes:
@@ -275,8 +277,8 @@ def _steps(node, probe, written, psk_writes, peer_names):
         'files': bool(written) or bool(node['directories']),
         'selinux': bool(probe.get('selinux')),
         'sysctl': bool(node['sysctl_apply']),
-        'firewall': bool(firewall['leftovers']) or firewall['load'],
-        'firewalld': firewall['backend'] == 'firewalld',
+        'firewall': (bool(firewall['leftovers']) or firewall['load'] or firewall['ufw_leftovers']
+                     or firewall['firewalld_reload']),
         'ufw': firewall['backend'] == 'ufw',
         'monitoring_leftovers': bool(monitoring['leftovers']),
         'monitoring': monitoring['mode'] != 'none' and (bool(written & set(monitoring['paths']))

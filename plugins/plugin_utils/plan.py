@@ -26,7 +26,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model, psk_plan
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.monitoring import all_units, option_problems
-from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.firewall import role_firewall_files
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.firewall import role_files
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.node import SYSCTL_PATH
 from ansible_collections.wgmesh.wireguard.plugins.inventory.sites import is_sites_data_file
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.validate import validate
@@ -184,9 +184,8 @@ def watch(interface):
     """What the probe reports: the role's files (relative paths are inside the config dir),
     its units, the monitoring services and the sysctls."""
     units = all_units(interface)
-    files = (['%s.conf' % interface] + role_firewall_files(interface)
-             + ['%s.peers.names' % interface, SYSCTL_PATH, '/etc/firewalld/policies/wgmesh.xml',
-                '/etc/firewalld/ipsets/wgmesh-peers.xml', '/usr/local/sbin/wireguard-mesh-textfile']
+    files = (['%s.conf' % interface] + role_files(interface)
+             + ['%s.peers.names' % interface, SYSCTL_PATH, '/usr/local/sbin/wireguard-mesh-textfile']
              + ['/etc/systemd/system/' + unit for unit in units])
     return {'files': files, 'units': units, 'services': [units[0], units[2]] + list(WATCHED_SERVICES),
             'sysctls': list(SYSCTLS)}

@@ -116,12 +116,26 @@ def test_ufw_backend(back_to_nftables):
                    " >/dev/null && ufw default deny incoming && ufw default deny routed && ufw allow 22/tcp >/dev/null"
                    " && ufw --force enable")
     assert setup.returncode == 0, setup.stdout + setup.stderr
+    admin = ufw_state()
     site_playbook("--limit", SITE)  # auto: ufw is active
     out = site_playbook("--limit", SITE)
     assert re.search(r"%s\s+: ok=\d+\s+changed=0" % SITE, out), out[-1500:]
     status = podman("ufw", "status").stdout
-    assert re.search(r"^51820/udp\s+ALLOW", status, re.M), status
-    assert re.search(r"^Anywhere on wg0\s+ALLOW FWD\s+Anywhere", status, re.M), status
+    assert re.search(r"^51820/udp\s+ALLOW\s+Anywhere\s+# wgmesh:wg0$", status, re.M), status
+    assert re.search(r"^Anywhere on wg0\s+ALLOW FWD\s+Anywhere\s+# wgmesh:wg0$", status, re.M), status
     assert "PreUp" not in podman("cat", "/etc/wireguard/wg0.conf").stdout
     assert_no_nftables_backend_left()
     assert_mesh_answers()
+    # Leaving ufw: exactly the admin's rules again, in ufw's files as in what it runs.
+    site_playbook("--limit", SITE, "-e", "wireguard_mesh_firewall=none", "-e", "wireguard_mesh_verify=false")
+    assert ufw_state() == admin
+    out = site_playbook("--limit", SITE, "-e", "wireguard_mesh_firewall=none", "-e", "wireguard_mesh_verify=false")
+    assert re.search(r"%s\s+: ok=\d+\s+changed=0" % SITE, out), out[-1500:]
+
+
+def ufw_state():
+    """ufw's rule files, the rules as it reports them, and what it loaded into iptables."""
+    state = podman("sh", "-c", "cat /etc/ufw/user.rules /etc/ufw/user6.rules; ufw show added; ufw status verbose;"
+                   " iptables -S | grep ufw-user")
+    assert state.returncode == 0, state.stderr
+    return state.stdout

@@ -306,27 +306,28 @@ class Commands(object):
         return rc, out, ''
 
 
-BINS = {'firewall_cmd': '/usr/bin/firewall-cmd', 'ip': '/usr/sbin/ip'}
-DEFAULT_ROUTE = ('/usr/sbin/ip', '-j', 'route', 'show', 'default')
+UFW_RULES = """*filter
+### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in
+-A ufw-user-input -p tcp --dport 22 -j ACCEPT
+%s
+COMMIT
+"""
 
 
-@pytest.mark.parametrize('answers,expected', [
-    ({('/usr/bin/firewall-cmd', '--get-default-zone'): (0, 'public\n'),
-      DEFAULT_ROUTE: (0, json.dumps([{'dst': 'default', 'gateway': '10.249.0.1', 'dev': 'eth0'}])),
-      ('/usr/bin/firewall-cmd', '--get-zone-of-interface=eth0'): (0, 'wan\n')},
-     {'default': 'public', 'uplink': 'eth0', 'uplink_zone': 'wan'}),
-    # Not bound to a zone (firewall-cmd says "no zone", rc 2): the default zone applies.
-    ({('/usr/bin/firewall-cmd', '--get-default-zone'): (0, 'drop\n'),
-      DEFAULT_ROUTE: (0, json.dumps([{'dst': 'default', 'dev': 'ens3'}])),
-      ('/usr/bin/firewall-cmd', '--get-zone-of-interface=ens3'): (2, 'no zone\n')},
-     {'default': 'drop', 'uplink': 'ens3', 'uplink_zone': None}),
-    ({('/usr/bin/firewall-cmd', '--get-default-zone'): (0, 'public\n'), DEFAULT_ROUTE: (0, '[]')},
-     {'default': 'public', 'uplink': None, 'uplink_zone': None}),
-    ({('/usr/bin/firewall-cmd', '--get-default-zone'): (0, 'public\n'), DEFAULT_ROUTE: (0, 'not json')},
-     {'default': 'public', 'uplink': None, 'uplink_zone': None}),
-], ids=['bound', 'unbound', 'no-default-route', 'garbage'])
-def test_firewalld_zone_of_the_uplink(answers, expected):
-    assert probe.firewalld_zones(Commands(answers), BINS) == expected
+@pytest.mark.parametrize('tuples,expected', [
+    # "wgmesh:wg0" hex-encoded, as ufw stores a rule's comment.
+    (['### tuple ### allow udp 51820 0.0.0.0/0 any 0.0.0.0/0 in comment=77676d6573683a776730'], True),
+    (['### tuple ### route:allow any any 0.0.0.0/0 any 0.0.0.0/0 out_wg0 comment=77676d6573683a776730'], True),
+    # Another interface's tag, an admin's comment, a rule line (not a tuple) that names the tag.
+    (['### tuple ### allow udp 51821 0.0.0.0/0 any 0.0.0.0/0 in comment=77676d6573683a776731'], False),
+    (['### tuple ### allow udp 51820 0.0.0.0/0 any 0.0.0.0/0 in comment=61646d696e'], False),
+    (['# comment=77676d6573683a776730'], False),
+    ([], False),
+], ids=['port', 'route', 'other-interface', 'admin-comment', 'not-a-tuple', 'none'])
+def test_ufw_rules_of_the_role_are_found_by_their_tag(tmp_path, tuples, expected):
+    rules, rules6 = tmp_path / 'user.rules', tmp_path / 'user6.rules'
+    rules6.write_text(UFW_RULES % '\n'.join(tuples))
+    assert probe.ufw_tagged('wg0', (str(rules), str(rules6))) is expected  # user.rules missing: skipped
 
 
 NFT_CHAINS = ('/usr/sbin/nft', '-j', 'list', 'chains')

@@ -9,6 +9,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from xml.etree import ElementTree
+
 import pytest
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.osrelease import os_names
@@ -183,16 +185,61 @@ def test_units_of_a_monitoring_mode_left_are_removed_timer_first(lab, name, pres
     assert ("monitoring_leftovers" in node["steps"]) is bool(expected)
 
 
-@pytest.mark.parametrize("zones,option,expected", [
-    ({"default": "public", "uplink": "eth0", "uplink_zone": "wan"}, "", "wan"),
-    ({"default": "public", "uplink": "eth0", "uplink_zone": None}, "", ""),
-    ({"default": "public", "uplink": "eth0", "uplink_zone": "wan"}, "dmz", "dmz"),
-    (None, "", ""),
+FIREWALLD = {"zone": "/etc/firewalld/zones/wgmesh.xml", "tunnel": "/etc/firewalld/policies/wgmesh-tunnel.xml",
+             "host": "/etc/firewalld/policies/wgmesh-host.xml", "port": "/etc/firewalld/policies/wgmesh-port.xml",
+             "forward": "/etc/firewalld/policies/wgmesh-forward.xml", "ipset": "/etc/firewalld/ipsets/wgmesh-peers.xml"}
+
+
+def firewalld_objects(lab, **changes):
+    node = node_of("dublin", lab, probe_of("rhel9"), options(**changes))
+    writes = dict((item["path"], item["content"]) for item in node["writes"] if item["path"].startswith("/etc/firewalld/"))
+    assert sorted(writes) == sorted(FIREWALLD.values())  # files of the role's own only: no zone of the admin's
+    return node, dict((name, ElementTree.fromstring(writes[path])) for name, path in FIREWALLD.items())
+
+
+@pytest.mark.parametrize("zone,ingress", [("", "ANY"), ("wan", "wan")])
+def test_firewalld_objects_of_the_role_come_before_every_zone(lab, zone, ingress):
+    node, xml = firewalld_objects(lab, wireguard_mesh_firewalld_zone=zone)
+    assert "firewall" in node["steps"] and node["firewall"]["firewalld_reload"]
+    assert [e.get("name") for e in xml["zone"].iter("interface")] == ["wg0"] and xml["zone"].get("target") == "ACCEPT"
+    # Below 0: before the zones; the tunnel's own traffic is accepted before the anti-spoofing drop.
+    priority = dict((name, int(xml[name].get("priority"))) for name in ("tunnel", "host", "port", "forward"))
+    assert all(value < 0 for value in priority.values()) and priority["tunnel"] < priority["host"]
+    assert [e.get("name") for e in xml["tunnel"].iter("ingress-zone")] == ["wgmesh"]
+    assert [e.get("address") for e in xml["host"].iter("destination")] == ["10.99.0.1"]
+    assert [e.get("name") for e in xml["port"].iter("ingress-zone")] == [ingress]
+    assert [(e.get("port"), e.get("protocol")) for e in xml["port"].iter("port")] == [("51820", "udp")]
+    assert [e.get("name") for e in xml["forward"].iter("egress-zone")] == ["wgmesh"]
+
+
+def test_firewalld_port_only_from_the_peer_set_when_restricted(lab):
+    _node, xml = firewalld_objects(lab, wireguard_mesh_firewall_restrict_sources=True)
+    (rule,) = list(xml["port"].iter("rule"))
+    assert rule.find("source").get("ipset") == "wgmesh-peers" and rule.find("accept") is not None
+    assert sorted(e.text for e in xml["ipset"].iter("entry")) == ["10.249.0.12", "10.249.0.13"]
+
+
+@pytest.mark.parametrize("firewalld,present,reload", [
+    ("active", list(FIREWALLD.values()), True),
+    ("inactive", list(FIREWALLD.values()), False),  # firewalld loads the files it finds when it starts
+    ("active", [], False),
+    ("active", ["/etc/firewalld/policies/wgmesh.xml"], True),  # the first design's policy
 ])
-def test_firewalld_port_goes_to_the_zone_of_the_uplink(lab, zones, option, expected):
-    """The port opened in the default zone stays closed when the uplink is bound to another one."""
-    node = node_of("dublin", lab, probe_of("rhel9", firewalld_zones=zones), options(wireguard_mesh_firewalld_zone=option))
-    assert node["firewall"]["backend"] == "firewalld" and node["firewall"]["zone"] == expected
+def test_a_site_that_leaves_firewalld_loses_the_roles_objects(lab, firewalld, present, reload):
+    files = dict((path, STATE) for path in present)
+    node = node_of("dublin", lab, probe_of("debian12", {"firewalld": firewalld}, files=files),
+                   options(wireguard_mesh_firewall="nftables"))
+    assert sorted(p for p in node["firewall"]["leftovers"] if p.startswith("/etc/firewalld/")) == sorted(present)
+    assert node["firewall"]["firewalld_reload"] is reload
+
+
+@pytest.mark.parametrize("firewall,tagged,expected", [
+    ("none", True, True), ("nftables", True, True), ("none", False, False), ("ufw", True, False),
+])
+def test_a_site_that_leaves_ufw_loses_the_roles_rules(lab, firewall, tagged, expected):
+    node = node_of("dublin", lab, probe_of("ubuntu2404", ufw_tagged=tagged), options(wireguard_mesh_firewall=firewall))
+    assert node["firewall"]["ufw_leftovers"] is expected
+    assert ("firewall" in node["steps"]) is (expected or node["firewall"]["backend"] == "nftables")
 
 
 @pytest.mark.parametrize("choice,tools,expected", [
