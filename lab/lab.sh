@@ -13,6 +13,10 @@
 # 10.(10*i).K.0/24. WGMESH_LAB_IMAGES="IMAGE1 IMAGE2 ..." gives site i (and its LAN host) its
 # own image, e.g. localhost/wgmesh-lab:trixie (Debian 13) among bookworm sites; sites past the
 # list use WGMESH_LAB_IMAGE. Each image is localhost/wgmesh-lab:<suite>, built by build-image.sh.
+# WGMESH_LAB_NAT="3 ..." puts those sites behind NAT: a router container <site>-gw holds the
+# site's WAN address and masquerades the site (private 172.(15+i).K.2, behind 172.(15+i).K.1)
+# with random source ports, as carrier NAT does; it forwards only TCP 22 to the site (so Ansible
+# still reaches it at its WAN address), no WireGuard port: the site has no public endpoint.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$here/containers.conf}"
@@ -21,6 +25,9 @@ image="${WGMESH_LAB_IMAGE:-localhost/wgmesh-lab:bookworm}"
 lab="${WGMESH_LAB:-wgmesh}"
 index="${WGMESH_LAB_INDEX:-0}"
 read -r -a site_images <<< "${WGMESH_LAB_IMAGES:-}"
+read -r -a nat_sites <<< "${WGMESH_LAB_NAT:-}"
+behind_nat() { [[ " ${nat_sites[*]} " == *" $1 "* ]]; }
+nat_net() { echo "172.$((15+$1)).$index"; }
 site_image() { echo "${site_images[$1-1]:-$image}"; }
 wan_net="$lab-wan"
 wan_prefix="10.249.$index"
@@ -91,6 +98,40 @@ wait_for() {  # name command...
   return 1
 }
 
+setup_nat() {  # index name: the router's NAT, and the site's default route through it (a unit, so
+  # that it survives a restart of the site)
+  local private
+  private=$(nat_net "$1")
+  wait_for "$lab-$2-gw" nft list tables
+  podman exec -i "$lab-$2-gw" nft -f - <<EOF
+table ip lab-nat
+delete table ip lab-nat
+table ip lab-nat {
+  chain prerouting {
+    type nat hook prerouting priority dstnat;
+    iifname "eth0" tcp dport 22 dnat to $private.2
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat;
+    oifname "eth0" ip saddr $private.0/24 masquerade random
+  }
+}
+EOF
+  wait_for "$lab-$2" systemctl is-active --quiet basic.target
+  podman exec -i "$lab-$2" sh -c 'cat > /etc/systemd/system/lab-nat-route.service && systemctl daemon-reload &&
+    systemctl enable --now lab-nat-route.service 2>/dev/null' <<EOF
+[Unit]
+Description=Default route through the lab's NAT router
+Before=network-online.target wg-quick@wg0.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/sbin/ip route replace default via $private.1
+[Install]
+WantedBy=multi-user.target
+EOF
+}
+
 cmd_up() {
   local count=3 lan_hosts=1
   for arg in "$@"; do
@@ -111,14 +152,23 @@ cmd_up() {
     name=$(site_name "$i")
     container_image=$(site_image "$i")
     ensure_network "$lab-lan-$name" "$(lan_net "$i").0/24" "$(lan_net "$i").254" 1500 internal
-    start_container "$lab-$name" --network "$(attach "$wan_net" "$wan_prefix.$((10+i))" eth0)" \
-      --network "$(attach "$lab-lan-$name" "$(lan_net "$i").1" eth1)"
+    if behind_nat "$i"; then
+      ensure_network "$lab-nat-$name" "$(nat_net "$i").0/24" "$(nat_net "$i").254" "$wan_mtu" internal
+      start_container "$lab-$name-gw" --network "$(attach "$wan_net" "$wan_prefix.$((10+i))" eth0)" \
+        --network "$(attach "$lab-nat-$name" "$(nat_net "$i").1" eth1)"
+      start_container "$lab-$name" --network "$(attach "$lab-nat-$name" "$(nat_net "$i").2" eth0)" \
+        --network "$(attach "$lab-lan-$name" "$(lan_net "$i").1" eth1)"
+    else
+      start_container "$lab-$name" --network "$(attach "$wan_net" "$wan_prefix.$((10+i))" eth0)" \
+        --network "$(attach "$lab-lan-$name" "$(lan_net "$i").1" eth1)"
+    fi
     if ((lan_hosts)); then
       start_container "$lab-$name-lan" --network "$(attach "$lab-lan-$name" "$(lan_net "$i").10" eth0)"
     fi
   done
   for i in $(seq 1 "$count"); do
     name=$(site_name "$i")
+    if behind_nat "$i"; then setup_nat "$i" "$name"; fi
     wait_for "$lab-$name" systemctl is-active --quiet ssh.service
     podman exec -i "$lab-$name" sh -c \
       'umask 077; mkdir -p /root/.ssh; cat > /root/.ssh/authorized_keys' < "$state/id_ed25519.pub"
@@ -143,7 +193,7 @@ cmd_inventory() {  # count file
       name=$(site_name "$i")
       echo "    $lab-$name:"
       echo "      ansible_host: $wan_prefix.$((10+i))"
-      echo "      wireguard_mesh_endpoint: $wan_prefix.$((10+i))"
+      behind_nat "$i" || echo "      wireguard_mesh_endpoint: $wan_prefix.$((10+i))"
       echo "      wireguard_mesh_address: 10.99.0.$i"
       echo "      wireguard_mesh_lan_cidrs: [$(lan_net "$i").0/24]"
     done

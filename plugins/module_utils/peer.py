@@ -219,6 +219,19 @@ def _update_args(peer, current, after, psk_differs, want_psk, resolve):
     return args, changes
 
 
+def _replaced_endpoint(peer, live, desired_keys):
+    """For a new peer without an endpoint of its own (a site behind NAT): the endpoint learned by
+    the live peer whose AllowedIPs it takes over, the same site under its old key (a key rotation).
+    Its packets come from that NAT mapping, and until its new key's first handshake it could not
+    be reached at all."""
+    wanted = set(peer['allowed_ips'])
+    for current in live['peers']:
+        if (current['public_key'] not in desired_keys and current['endpoint']
+                and wanted.intersection(current['allowed_ips'])):
+            return current['endpoint']
+    return None
+
+
 def _plan_unlisted(plan, live, desired, exclusive):
     """Live peers that are not listed: removed with ``exclusive``, else kept as they are."""
     wanted_keys = set(peer['public_key'] for peer in desired)
@@ -248,6 +261,7 @@ def plan_peers(interface, desired, live, live_psks, psk_contents, exclusive=Fals
         plan.changes['interface'] = ['private key (public key %s -> %s)' % (own_key, private_public_key)]
         own_key = private_public_key
     live_by_key = dict((p['public_key'], p) for p in live['peers'])
+    desired_keys = set(peer['public_key'] for peer in desired)
     for peer in live['peers']:
         plan.before[peer['public_key']] = _view(peer, peer['public_key'], peer['preshared_key_set'])
     for peer in desired:
@@ -262,6 +276,11 @@ def plan_peers(interface, desired, live, live_psks, psk_contents, exclusive=Fals
         if current is None:
             args, changes = _new_peer_args(peer, resolve), ['added']
             plan.after[key] = _view(peer, name, bool(want_psk))
+            learned = None if peer['endpoint'] else _replaced_endpoint(peer, live, desired_keys)
+            if learned:
+                args += ['endpoint', learned]
+                plan.after[key]['endpoint'] = learned
+                changes.append('endpoint %s (learned under the key it replaces)' % learned)
             plan.added.append(name)
             plan.fresh.append(name)
         else:

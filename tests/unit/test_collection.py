@@ -53,7 +53,7 @@ def test_tarball_holds_what_users_need_and_nothing_of_the_lab(installed):
                    "roles/wireguard_mesh/meta/argument_specs.yml", "playbooks/site.yml", "inventories/example/hosts.yml",
                    "docs/architecture.md", "plugins/modules/wg_peer.py", "plugins/action/mesh_plan.py"]:
         assert needed in members, needed
-    development = ("molecule/", "tests/", "scripts/", "benchmarks/", "lab/", "inventories/lab/", ".config/",
+    development = ("molecule/", "tests/", "scripts/", "benchmarks/", "lab/", "inventories/lab/", "inventories/lab-nat/", ".config/",
                    "changelogs/fragments/", "Makefile", "requirements.txt", "requirements-docs.txt", "ansible.cfg")
     assert [m for m in members if m.startswith(development) or m in development or "__pycache__" in m] == []
     assert "GNU GENERAL PUBLIC LICENSE" in (installed["root"] / "LICENSE").read_text()

@@ -6,7 +6,8 @@ Then: a rotation whose verify fails is rolled back, a rotation with a site down 
 and a site run once the site is back gives it the new key.
 
 Works against any lab (lab/lab.sh): WGMESH_LAB (container prefix, default wgmesh),
-WGMESH_LAB_INDEX (subnets, default 0) and WGMESH_LAB_INVENTORY (default inventories/lab).
+WGMESH_LAB_INDEX (subnets, default 0), WGMESH_LAB_INVENTORY (default inventories/lab) and
+WGMESH_LAB_NAT (the sites behind NAT; their results go to rotation-nat.md).
 """
 
 import hashlib
@@ -28,7 +29,8 @@ LAN_HOST = dict((site, "10.%d.%d.10" % (10 * (i + 1), INDEX)) for i, site in enu
 WAN = dict((site, "10.249.%d.%d" % (INDEX, 11 + i)) for i, site in enumerate(SITES))
 # One pinger per LAN host covers the three pairs: dublin -> frankfurt -> newyork -> dublin.
 PINGS = ((SITES[0], SITES[1]), (SITES[1], SITES[2]), (SITES[2], SITES[0]))
-RESULTS = ROOT / "benchmarks" / "results" / "rotation.md"
+BEHIND_NAT = [SITES[int(i) - 1] for i in os.environ.get("WGMESH_LAB_NAT", "").split()]
+RESULTS = ROOT / "benchmarks" / "results" / ("rotation-nat.md" if BEHIND_NAT else "rotation.md")
 SWITCH_WINDOW = (-0.05, 0.25)  # seconds around a key switch: requests sent then meet the new key
 STATE = {}
 
@@ -144,6 +146,12 @@ def write_results(pings, timings, reports):
         "%.1f when the pingers stopped). Each LAN host pings the next site's LAN host at 100 packets/s (`ping -i 0.01`, through "
         "the two sites' tunnel) while the playbooks below run one after the other." % (LAB, os.getloadavg()[0]),
         "",
+    ] + ([
+        "Behind NAT: %s, with no endpoint of its own: a router masquerades it with a random source port per "
+        "destination, and forwards no WireGuard port to it, so the other sites reach it only at the address and "
+        "port they learn from its packets." % ", ".join(BEHIND_NAT),
+        "",
+    ] if BEHIND_NAT else []) + [
         "| step | time |",
         "|---|---|",
     ] + ["| %s | %.1f s |" % (step, seconds) for step, seconds in timings] + [

@@ -132,6 +132,28 @@ def test_peer_without_endpoint_keeps_learned_one():
     assert plan.set_argv() is None
 
 
+@pytest.mark.parametrize('configured,old_allowed,old_endpoint,expected', [
+    # Behind NAT (no endpoint of its own), rotated: the new key is reached where the old one was.
+    ('', ['10.99.0.2/32', '10.2.0.0/24'], '203.0.113.9:40000', '203.0.113.9:40000'),
+    ('', ['10.99.0.2/32'], '203.0.113.9:40000', '203.0.113.9:40000'),
+    # A configured endpoint wins; another site's entry, or one that never sent, gives nothing.
+    ('198.51.100.2:51820', ['10.99.0.2/32'], '203.0.113.9:40000', '198.51.100.2:51820'),
+    ('', ['10.99.0.3/32'], '203.0.113.9:40000', None),
+    ('', ['10.99.0.2/32'], None, None),
+], ids=['nat-rotated', 'tunnel-address-only', 'configured', 'other-site', 'never-sent'])
+def test_a_new_key_without_endpoint_takes_the_endpoint_of_the_key_it_replaces(
+        configured, old_allowed, old_endpoint, expected):
+    old, new = pub(), pub()
+    plan = peer_utils.plan_peers('wg0', desired(spec(new, 'b', endpoint=configured, allowed=['10.99.0.2/32', '10.2.0.0/24'])),
+                                 live_state(OWN, [live_peer(old, endpoint=old_endpoint, allowed=old_allowed,
+                                                            handshake_age=5)]),
+                                 {}, {}, exclusive=True, resolve=fake_resolve)
+    argv = plan.set_argv('wg')
+    endpoints = [argv[i + 1] for i, arg in enumerate(argv) if arg == 'endpoint']
+    assert endpoints == ([expected] if expected else [])
+    assert plan.after[new]['endpoint'] == expected and argv[-3:] == ['peer', old, 'remove']
+
+
 def test_exclusive_removes_unlisted_and_moves_allowed_ips_atomically():
     old, new = pub(), pub()
     plan = peer_utils.plan_peers('wg0', desired(spec(new, 'b', allowed=['10.99.0.2/32'])),
