@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 
-.PHONY: bootstrap demo lab-up lab-down test unit lint sanity docs-lint molecule molecule-docker molecule-registry molecule-registry-docker bench bench-role clean
+.PHONY: bootstrap demo lab-up lab-down test unit lint sanity docs-lint molecule molecule-docker molecule-registry molecule-registry-docker bench bench-role bench-rotation-wan clean
 
 bootstrap:
 	@bash scripts/bootstrap-host.sh
@@ -61,6 +61,11 @@ bench: bootstrap
 ## The role on the lab: 3 and 10 sites, first converge and idempotent re-run.
 bench-role: bootstrap
 	python benchmarks/bench_role.py
+
+## Key and PSK rotation under 100 packets/s per direction over a 40 ms WAN, idle and with two
+## CPU-bound processes: benchmarks/results/rotation-wan.md (about 10 minutes; the lab stays up).
+bench-rotation-wan: demo
+	cd molecule/default && python -m pytest -q -p no:cacheprovider -m bench tests/test_wan.py
 
 clean: lab-down
 	rm -rf build .cache tests/output

@@ -1,11 +1,12 @@
-"""Benchmark of the role on the lab: first converge and idempotent re-run, 3 and 10 sites.
+"""Benchmark of the role on the lab: first converge, idempotent re-run and rotation, 3 and 10 sites.
 
-    make bench-role      (or: .venv/bin/python benchmarks/bench_role.py [--sites 3 10])
+    make bench-role      (or: .venv/bin/python benchmarks/bench_role.py [--sites 3 10] [--no-rotation])
 
 Starts N lab sites (lab/lab.sh, no LAN hosts), runs `ansible-playbook wgmesh.wireguard.site`
 over SSH with pipelining and forks 10, and prints the wall time of the first converge and
-of two re-runs, the task rounds that contacted the sites, and the tasks per host. Results go
-to benchmarks/results/role.md and .json. The lab is removed at the end.
+of two re-runs, the task rounds that contacted the sites, and the tasks per host; then the time
+of `rotate` for one site, of `rotate` for every site (one after the other) and of `rotate_psk`
+for every pair. Results go to benchmarks/results/role.md and .json. The lab is removed at the end.
 """
 
 import argparse
@@ -65,7 +66,18 @@ def task_results(text, name):
     return None
 
 
-def bench(sites, env):
+def rotation(inventory, sites, env, state):
+    """Wall times of the rotation playbooks on a converged mesh."""
+    first = "wgmesh-dublin"
+    out = {}
+    for key, name, extra in (("rotate_one_s", "rotate", ["-e", json.dumps({"wireguard_mesh_rotate_sites": [first]})]),
+                             ("rotate_all_s", "rotate", []), ("rotate_psk_s", "rotate_psk", [])):
+        out[key] = run(["ansible-playbook", "wgmesh.wireguard." + name, "-i", str(inventory)] + extra,
+                       state / ("bench-%d-%s.json" % (sites, key)), env)[1]
+    return out
+
+
+def bench(sites, env, with_rotation):
     state = ROOT / "lab" / "state"
     inventory = state / ("bench-%d.yml" % sites)
     run(["bash", "lab/lab.sh", "down"])
@@ -94,12 +106,15 @@ def bench(sites, env):
     # The first site also carries the run_once tasks of the play; the others are all alike.
     counts = [h["ok"] + h["changed"] + h["skipped"] for h in out["rerun_recap"].values()]
     out["tasks_per_site"] = sorted(set(counts))
+    if with_rotation:
+        out.update(rotation(inventory, sites, env, state))
     return out
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sites", type=int, nargs="+", default=[3, 10])
+    parser.add_argument("--no-rotation", dest="rotation", action="store_false", help="skip the rotation timings")
     args = parser.parse_args()
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORKS="10", ANSIBLE_PIPELINING="1",
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
@@ -107,7 +122,7 @@ def main():
     try:
         for sites in args.sites:
             print("benchmarking %d sites ..." % sites, flush=True)
-            results.append(bench(sites, env))
+            results.append(bench(sites, env, args.rotation))
     finally:
         run(["bash", "lab/lab.sh", "down"])
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -122,6 +137,15 @@ def main():
             r["sites"], r["first_converge_s"], " / ".join("%.1f s" % s for s in r["rerun_s"]),
             r["rerun_changed"], "yes" if r["rerun_installed_nothing"] else "NO",
             len(r["rerun_remote_rounds"]), ", ".join(map(str, r["tasks_per_site"]))))
+    if all("rotate_all_s" in r for r in results):
+        lines += ["", "| sites | `rotate`, one site | `rotate`, every site | per site | `rotate_psk`, every pair |",
+                  "|---|---|---|---|---|"]
+        lines += ["| %d | %.1f s | %.1f s | %.1f s | %.1f s (%d pairs) |" % (
+            r["sites"], r["rotate_one_s"], r["rotate_all_s"], r["rotate_all_s"] / r["sites"], r["rotate_psk_s"],
+            r["sites"] * (r["sites"] - 1) // 2) for r in results]
+        lines += ["", "`rotate` switches one site at a time (each site's switch waits for every other site's word "
+                  "through the tunnel); `rotate_psk` sets every pair at once and then waits for a handshake with the "
+                  "new PSK on every pair, which WireGuard starts at its next rekey (up to 2 minutes)."]
     table = "\n".join(lines)
     rounds = "\n".join("- %s" % name for name in results[-1]["rerun_remote_rounds"])
     (RESULTS / "role.md").write_text(

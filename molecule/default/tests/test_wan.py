@@ -4,10 +4,10 @@ The kernel has no netem, so every site gets a relay address on the lab WAN (lab/
 host, which holds each datagram 40 ms) and the inventory names that address as the site's
 endpoint. The sites then only ever see relay addresses, and the endpoints WireGuard learns from
 the packets differ from the configured ones, as behind NAT: a re-run must still change nothing.
-Then, with every LAN host pinging every other at 100 packets/s, every site's key is rotated and
-then every PSK; once on the idle machine, once with every core busy. The figures go to
-benchmarks/results/rotation-wan.md.
-Runs after test_rotation.py, and leaves the lab on its direct WAN again.
+Then (`make bench-rotation-wan`, marked bench: molecule deselects it), with every LAN host pinging
+every other at 100 packets/s, every site's key is rotated and then every PSK; once on the idle
+machine, once with every core busy. The figures go to benchmarks/results/rotation-wan.md.
+Leaves the lab on its direct WAN again.
 """
 
 import os
@@ -123,6 +123,7 @@ def rotate_under_traffic(wan, directory, burners):
     return pings, timings, load
 
 
+@pytest.mark.bench
 def test_rotation_over_the_wan_loses_nothing_idle_and_on_busy_cpus(wan, tmp_path):
     runs = []
     for burners in (0, 2):
