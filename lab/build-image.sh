@@ -20,8 +20,15 @@ fi
 rootfs="$(mktemp -d /var/tmp/wgmesh-rootfs.XXXXXX)"
 trap 'rm -rf "$rootfs"' EXIT
 echo "lab: building $image with debootstrap (about a minute, once)"
-debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" http://deb.debian.org/debian \
-  > "$rootfs.log" 2>&1 || { tail -20 "$rootfs.log"; exit 1; }
+# On screen: debootstrap's stages, and a dot per 10 packages fetched, unpacked or set up.
+if ! debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" http://deb.debian.org/debian 2>&1 \
+    | tee "$rootfs.log" | awk '/^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) [a-z0-9]/ && !/ the / {
+        if (++n % 10 == 0) { printf "."; dots = 1; fflush() } next }
+      /^I: / { if (dots) print ""; n = dots = 0; print "lab:   " substr($0, 4); fflush() }
+      END { if (dots) print "" }'; then
+  tail -20 "$rootfs.log"
+  exit 1
+fi
 rm -f "$rootfs.log"
 
 # Containers get their identity at first boot, not from the image.

@@ -5,15 +5,14 @@ cd "$(dirname "$0")/.." || exit 1
 log=lab/state/site.log
 mkdir -p lab/state
 
-echo "== ansible-playbook wgmesh.wireguard.site -i inventories/lab (log: $log)"
+echo "== ansible-playbook wgmesh.wireguard.site -i inventories/lab (also in $log)"
 start=$(date +%s.%N)
-ansible-playbook wgmesh.wireguard.site -i inventories/lab > "$log" 2>&1
-rc=$?
+ansible-playbook wgmesh.wireguard.site -i inventories/lab 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
 elapsed=$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || python3 -c "print(round($(date +%s.%N)-$start,1))")
-sed -n '/^PLAY RECAP/,/^$/p' "$log"
 printf 'playbook: rc=%s, %.1f s\n' "$rc" "$elapsed"
 if ((rc != 0)); then
-  echo "the playbook failed; last lines of $log:"; tail -25 "$log"; exit "$rc"
+  echo "the playbook failed (its output is above and in $log)"; exit "$rc"
 fi
 
 sites=(dublin frankfurt newyork)
