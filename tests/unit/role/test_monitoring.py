@@ -7,8 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import pathlib
+import re
 import shutil
 import stat
 import subprocess
@@ -190,3 +192,21 @@ def test_units_pass_systemd_analyze(rendered, tmp_path):
                 if line.strip() and "is not executable" not in line and "No such file" not in line
                 and "Failed to prepare filename" not in line and "Command" not in line]
     assert problems == [], proc.stdout + proc.stderr
+
+
+DASHBOARD = ROOT / "files" / "grafana" / "wireguard_mesh.json"
+
+
+def test_grafana_dashboard_reads_only_metrics_the_sites_export(writer):
+    """Every series the dashboard queries is one the textfile writer writes (and
+    wireguard_exporter shares its wireguard_peer_* names), so no panel stays empty."""
+    _out, text, _calls = writer()
+    exported = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    queried = set(name for expr in exprs for name in re.findall(r"\bwireguard_[a-z_]+\b", expr))
+    assert exprs and queried and queried <= exported, queried - exported
+    assert len(set(panel["id"] for panel in dashboard["panels"])) == len(dashboard["panels"])
+    # Sites and interfaces come from the data source: nothing of the lab is written in.
+    assert all('instance=~"$instance"' in expr for expr in exprs)
+    assert not re.search(r"wgmesh-(dublin|frankfurt|newyork)|10\.249\.", DASHBOARD.read_text())
