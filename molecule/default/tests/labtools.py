@@ -46,6 +46,7 @@ def ping_losses(output):
     answered = set()
     rtts = []
     sent_at = []  # (moment the request left, RTT) where ping ran with -D
+    sent_by_seq = {}
     wraps = 0  # icmp_seq is 16 bits: after 65535 comes 0
     last = 0
     for match in re.finditer(r"icmp_seq=(\d+) .*time=([\d.]+) ms", output):
@@ -59,10 +60,11 @@ def ping_losses(output):
         stamp = re.match(r"\[(\d+\.\d+)\]", output[output.rfind("\n", 0, match.start()) + 1:match.start()])
         if stamp:
             sent_at.append((float(stamp.group(1)) - rtts[-1] / 1000, rtts[-1]))
+            sent_by_seq[seq] = sent_at[-1][0]
     sent = int(re.search(r"(\d+) packets transmitted", output).group(1))
     return dict(sent=sent, answered=len(answered), lost=sorted(set(range(1, last + 1)) - answered),
                 in_flight=sent - last, avg=round(sum(rtts) / len(rtts), 3) if rtts else None,
-                max=max(rtts) if rtts else None, sent_at=sent_at)
+                max=max(rtts) if rtts else None, sent_at=sent_at, sent_by_seq=sent_by_seq)
 
 
 def spoofed_ping(image, wan_network, stranger, site_wan, tunnel_address):

@@ -138,6 +138,28 @@ def max_rtt(ping, windows):
     return max(rtts) if rtts else None
 
 
+def switch_reports(stdout):
+    """(site, handoff_ms, peers_moved_ms, switched_at) of each key switch in rotate's report."""
+    return [(m.group(3), m.group(1), float(m.group(2)), float(m.group(4))) for m in re.finditer(
+        r'"handoff_ms": ([\d.]+),.*?"peers_moved_ms": ([-\d.]+),\s*"site": "([^"]+)",\s*"switched_at": ([\d.]+)',
+        stdout[stdout.rindex("Rotate keys | Report"):], re.S)]
+
+
+def where_lost(ping, switches):
+    """Each lost request's send time (its predecessor's + 10 ms) from the nearest key switch."""
+    sent = ping["sent_by_seq"]
+    out = []
+    for seq in ping["lost"]:
+        before = max((s for s in sent if s < seq), default=None)
+        if before is None or not switches:
+            continue
+        at = sent[before] + (seq - before) * 0.01
+        site, switched_at = min(switches, key=lambda item: abs(item[1] - at))
+        out.append("%s: request %d sent %+.0f ms from the key switch of %s" % (ping["pair"], seq, (at - switched_at) * 1000,
+                                                                               site))
+    return out
+
+
 def write_results(pings, timings, reports):
     lines = [
         "# Key and PSK rotation under traffic (written by molecule/default/tests/test_rotation.py)",
@@ -203,9 +225,7 @@ def test_rotation_under_traffic_loses_nothing(tmp_path):
             STATE["secrets"] |= secrets()
             assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
             timings.append(("`rotate` (%s run, 3 sites)" % run, seconds))
-            switches = [(m.group(3), m.group(1), float(m.group(2)), float(m.group(4))) for m in re.finditer(
-                r'"handoff_ms": ([\d.]+),.*?"peers_moved_ms": ([-\d.]+),\s*"site": "([^"]+)",\s*"switched_at": ([\d.]+)',
-                proc.stdout[proc.stdout.rindex("Rotate keys | Report"):], re.S)]
+            switches = switch_reports(proc.stdout)
             assert len(switches) == len(SITES), proc.stdout[-3000:]
             reports += ["rotate (%s run), %s: switch datagrams to key change %s ms, last other site moved %s ms "
                         "after the key change" % (run, site, handoff, moved) for site, handoff, moved, _at in switches]
@@ -234,6 +254,8 @@ def test_rotation_under_traffic_loses_nothing(tmp_path):
                        "(%s), request sent %+.0f ms from the switch"
                        % (site, run, max(near), SWITCH_WINDOW[0] * 1000, SWITCH_WINDOW[1] * 1000, after[0], after[2],
                           after[1] * 1000))
+    reports += ["lost: " + line for ping in pings
+                for line in where_lost(ping, [(site, at) for _run, site, at in STATE["switches"]])]
     write_results(pings, timings, reports)
     for ping in pings:
         # The target is max RTT < 100 ms; on the shared 2-core build machine a site run that

@@ -106,6 +106,7 @@ def rotate_under_traffic(wan, directory, burners):
     that many CPU-bound processes; the pings' figures, the steps' times and the load at the end."""
     burning = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for dummy in range(burners)]
     timings = []
+    switches = []
     procs = rot.start_pingers(directory, EVERY_DIRECTION)
     try:
         time.sleep(2)
@@ -113,6 +114,8 @@ def rotate_under_traffic(wan, directory, burners):
             proc, seconds = rot.playbook(name, "-i", wan)
             assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
             timings.append((name, seconds))
+            if name == "rotate":
+                switches = [(site, at) for site, _handoff, _moved, at in rot.switch_reports(proc.stdout)]
         time.sleep(1)
     finally:
         pings = rot.stop_pingers(procs)
@@ -120,6 +123,8 @@ def rotate_under_traffic(wan, directory, burners):
         for proc in burning:
             proc.kill()
             proc.wait()
+    for ping in pings:
+        ping["where_lost"] = rot.where_lost(ping, switches)
     return pings, timings, load
 
 
@@ -151,7 +156,8 @@ def test_rotation_over_the_wan_loses_nothing_idle_and_on_busy_cpus(wan, tmp_path
             "| stream (LAN host -> LAN host) | sent | lost | in flight at stop | avg RTT | max RTT |",
             "|---|---|---|---|---|---|",
         ] + ["| %s | %d | %d | %d | %s ms | %s ms |"
-             % (p["pair"], p["sent"], len(p["lost"]), p["in_flight"], p["avg"], p["max"]) for p in pings] + [""]
+             % (p["pair"], p["sent"], len(p["lost"]), p["in_flight"], p["avg"], p["max"]) for p in pings] + [""] + [
+            "- lost: " + line for p in pings for line in p["where_lost"]] + [""]
     RESULTS.write_text("\n".join(lines))
     for _burners, pings, _timings, _load in runs:
         for ping in pings:
