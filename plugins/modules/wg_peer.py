@@ -57,7 +57,10 @@ options:
             (a session's lifetime). WireGuard then learned the live endpoint from the peer's own packets (NAT,
             a relay, a new address) and it works; setting the configured one again would only break the path
             until the peer roams back, and a re-run would report a change every time.
-          - Empty or omitted keeps the endpoint the interface learned (peer behind NAT).
+          - Empty or omitted keeps the endpoint the interface learned (peer behind NAT). A public key the
+            interface does not have yet then starts at the endpoint learned by the live peer whose allowed IPs
+            it takes over (the same site under its old key, in a key rotation), so it is reached before its
+            own first handshake.
         type: str
       allowed_ips:
         description:
