@@ -115,4 +115,20 @@ def _node(site, mesh, public, private, psks, settings):
         node['private_key'] = private[name]
     else:
         node['post_up'] = ['wg set %%i private-key %s' % node['key_path']]
+    if site.get('lan_cidrs'):
+        up, down = forwarding(bool(site.get('address6')))
+        node['post_up'] += up
+        node['post_down'] += down
+        node['forwarding'] = True
     return node
+
+
+def forwarding(dual_stack):
+    """The guide's forwarding between the tunnel and the site's LANs, as PostUp/PostDown commands:
+    on at once, and accept rules inserted at the top of FORWARD (where a policy DROP, as Docker
+    sets it, would stop them if appended) and removed at down."""
+    tools = [('iptables', 'net.ipv4.ip_forward')] + ([('ip6tables', 'net.ipv6.conf.all.forwarding')] if dual_stack else [])
+    up = ['sysctl -q -w %s=1' % key for _tool, key in tools]
+    up += ['%s -I FORWARD 1 -%s %%i -j ACCEPT' % (tool, direction) for tool, _key in tools for direction in 'io']
+    down = ['%s -D FORWARD -%s %%i -j ACCEPT' % (tool, direction) for tool, _key in tools for direction in 'io']
+    return up, down

@@ -70,11 +70,17 @@ def test_render_writes_the_guides_configs(rendered):
     public = dict((name, public_key_from_private(key)) for name, key in private.items())
     psks = {}
     for name, (endpoint, tunnel, lan) in GUIDE.items():
-        sections = parse_conf((out / ('%s.conf' % name)).read_text())
+        text = (out / ('%s.conf' % name)).read_text()
+        sections = parse_conf(text)
         assert [s[0] for s in sections] == ['Interface', 'Peer', 'Peer']
-        iface = sections[0][1]
+        iface = dict((k, v) for k, v in sections[0][1].items() if k not in ('PostUp', 'PostDown'))
         assert iface == {'Address': '%s/24' % tunnel, 'ListenPort': '51820', 'PrivateKey': private[name],
                          'MTU': '1440'}
+        # The guide's forwarding, so the site routes its LAN: on at up, rules at the top of FORWARD, gone at down.
+        hooks = [line for line in text.splitlines() if line.startswith(('PostUp', 'PostDown'))]
+        assert hooks == ['PostUp = sysctl -q -w net.ipv4.ip_forward=1',
+                         'PostUp = iptables -I FORWARD 1 -i %i -j ACCEPT', 'PostUp = iptables -I FORWARD 1 -o %i -j ACCEPT',
+                         'PostDown = iptables -D FORWARD -i %i -j ACCEPT', 'PostDown = iptables -D FORWARD -o %i -j ACCEPT']
         others = sorted(n for n in GUIDE if n != name)
         for other, (_section, peer) in zip(others, sections[1:]):
             o_endpoint, o_tunnel, o_lan = GUIDE[other]
