@@ -160,9 +160,9 @@ def firewall_plan(site, probe, options, os_vars, node):
     wanted = [entry[1] for entry in plan['files']]
     plan['leftovers'] = [path for path in (os.path.join(config_dir, name) for name in role_files(node['interface']))
                          if path not in wanted and present.get(path, 'absent') != 'absent']
-    # firewalld keeps what it loaded until a reload: after the role's files are gone, when it runs.
-    plan['firewalld_reload'] = (probe.get('firewalld') == 'active'
-                                and any(path.startswith('/etc/firewalld/') for path in plan['leftovers']))
+    # firewalld keeps what it loaded until a reload: the role's files that go must be reloaded away.
+    plan['firewalld_files_gone'] = (probe.get('firewalld') == 'active'
+                                    and any(path.startswith('/etc/firewalld/') for path in plan['leftovers']))
     # An `nft -f` by hand (a "flush ruleset") took the role's rules away: they are loaded again.
     plan['rules_gone'] = backend == 'nftables' and probe.get('nft_rules') == 'missing'
     return plan

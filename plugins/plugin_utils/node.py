@@ -218,7 +218,7 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     node['firewall']['dropin_written'] = NFT_DROPIN.format(interface=interface) in written
     node['firewall']['load'] = bool(node['firewall']['load_argv']) and (node['firewall']['rules_gone']
                                                                         or node['firewall']['files_written'])
-    node['firewall']['firewalld_reload'] = node['firewall']['firewalld_reload'] or (
+    node['firewall']['firewalld_reload'] = node['firewall']['firewalld_files_gone'] or (
         node['firewall']['backend'] == 'firewalld' and node['firewall']['files_written'])
     node['steps'] = _steps(node, probe, written, psk_writes, [peer['name'] for peer in all_peers])
     return node
