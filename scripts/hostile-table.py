@@ -41,6 +41,7 @@ NOT_SITE_TEXT = {
     'wireguard_mesh_rotate_sites': 'site names, compared with the inventory: an unknown name stops `rotate`',
     'wireguard_mesh_rotate_psk_pairs': 'site names, compared with the inventory: an unknown pair stops `rotate_psk`',
     'wireguard_mesh_render_dir': 'a directory on the controller (`render` only), written by Ansible, never a shell',
+    'wireguard_mesh_verify_report': 'a file on the controller (`verify` only), written by Ansible, never a shell',
     'wireguard_mesh_group': 'the name of an inventory group, looked up on the controller: a name that is not a '
                             'group with hosts stops every playbook (the group has no hosts)',
 }

@@ -30,7 +30,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(('step', 'mesh', 'keys', 'outside', 'reads', 'sites', 'public_keys', 'dest', 'probe_var', 'keypair_var',
+    _VALID_ARGS = frozenset(('step', 'mesh', 'keys', 'outside', 'reads', 'adopt', 'sites', 'public_keys', 'dest', 'probe_var', 'keypair_var',
                              'psk_var'))
 
     def run(self, tmp=None, task_vars=None):
@@ -138,7 +138,8 @@ class ActionModule(ActionBase):
         for item in (plain(self._task.args.get('reads')) or {}).get('results') or []:
             if item.get('__wireguard_mesh_reader'):
                 reads[item['__wireguard_mesh_reader']] = item.get('contents') or {}
-        return plan.psk_files(names, probes, reads, list(task_vars.get('ansible_play_hosts_all') or []))
+        return plan.psk_files(names, probes, reads, list(task_vars.get('ansible_play_hosts_all') or []),
+                              plain(self._task.args.get('adopt')) or {})
 
     def _node(self, task_vars, role_path):
         mesh = plain(self._task.args['mesh'])

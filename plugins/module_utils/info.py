@@ -14,7 +14,7 @@ __metaclass__ = type
 import ipaddress
 import time
 
-from ansible_collections.wgmesh.wireguard.plugins.module_utils import wg
+from ansible_collections.wgmesh.wireguard.plugins.module_utils import lancheck, wg
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.handshake import HealthError, stale_peers
 
 INFO_ARGUMENT_SPEC = dict(
@@ -25,6 +25,8 @@ INFO_ARGUMENT_SPEC = dict(
     since=dict(type='int', default=0),
     fresh=dict(type='list', elements='str', default=[]),
     timeout=dict(type='int', default=0),
+    lans=dict(type='list', elements='dict', default=[]),
+    own_lans=dict(type='list', elements='str', default=[]),
 )
 RETRY_DELAY = 2
 
@@ -48,26 +50,30 @@ def ping_addresses(module, addresses, timeout):
     return sorted(line.strip() for line in out.splitlines() if line.strip())
 
 
-def read_once(module, interface, ping, ping_timeout, expect, since, fresh):
-    """One attempt: ping, read the interface, judge the expected peers."""
+def read_once(module, interface, ping, ping_timeout, expect, since, fresh, lans=(), own_lans=()):
+    """One attempt: ping, check the peer LANs, read the interface, judge the expected peers."""
     unanswered = ping_addresses(module, ping, ping_timeout)
+    lan_results, lan_problems = lancheck.run_checks(module, list(lans), list(own_lans), ping_timeout)
     info, _psks = wg.read_dump(module, interface)
     result = dict(exists=info is not None, interface=info and info['interface'],
-                  peers=info['peers'] if info else [], unanswered=unanswered)
+                  peers=info['peers'] if info else [], unanswered=unanswered, lans=lan_results)
     result['problems'] = ['no answer from %s' % address for address in unanswered] + [
-        '%s: %s' % (peer['name'], peer['reason']) for peer in stale_peers(result['peers'], expect, since, fresh)]
+        '%s: %s' % (peer['name'], peer['reason']) for peer in stale_peers(result['peers'], expect, since, fresh)
+    ] + lan_problems
     return result
 
 
 def watch(module, interface, ping=(), ping_timeout=5, expect=(), since=0, fresh=(), timeout=0,
-          clock=time.time, sleep=time.sleep):
+          clock=time.time, sleep=time.sleep, lans=(), own_lans=()):
     """Read once; with a timeout, again every RETRY_DELAY seconds until there is no problem or the
     time is up. ValueError, HealthError or wg.WgError when the input or ``wg`` fails."""
     deadline = clock() + max(0, timeout)
-    result = read_once(module, interface, list(ping), ping_timeout, list(expect), since, list(fresh))
+    checks = lancheck.check_lans(lans)
+    args = (module, interface, list(ping), ping_timeout, list(expect), since, list(fresh), checks, list(own_lans))
+    result = read_once(*args)
     while result['problems'] and timeout > 0 and clock() + RETRY_DELAY < deadline:
         sleep(RETRY_DELAY)
-        result = read_once(module, interface, list(ping), ping_timeout, list(expect), since, list(fresh))
+        result = read_once(*args)
     return result
 
 
@@ -85,7 +91,8 @@ def run_info(module):
     try:
         wg.check_interface(params['interface'])
         result = watch(module, params['interface'], params['ping'], params['ping_timeout'], params['expect'],
-                       params['since'], params['fresh'], params['timeout'])
+                       params['since'], params['fresh'], params['timeout'], lans=params['lans'],
+                       own_lans=params['own_lans'])
     except (ValueError, HealthError, wg.WgError) as exc:
         module.fail_json(msg=str(exc), interface=params['interface'])
     result['changed'] = False

@@ -17,6 +17,7 @@ import errno
 import os
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
+from ansible_collections.wgmesh.wireguard.plugins.module_utils.wg import check_interface
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.secretfile import (
     SecretFileError, ensure_directory, read_secret, remove_file, set_secret_mode, write_secret,
 )
@@ -26,6 +27,7 @@ NEXT_SUFFIX = '.next'
 PREV_SUFFIX = '.prev'
 
 ARGUMENT_SPEC = dict(
+    adopt_from=dict(type='str'),
     path=dict(type='path', default='/etc/wireguard/wg0.key'),
     state=dict(type='str', default='present', choices=['present', 'absent']),
     rotation=dict(type='str', default='none', choices=list(ROTATIONS)),
@@ -42,6 +44,22 @@ def load_public_key(path, what='private key file'):
     except ValueError as exc:
         raise SecretFileError('%s. Fix the file or move it away so a new key is generated; '
                               'wg_keypair never replaces an existing key file on its own' % exc)
+
+
+def live_private_key(module, interface):
+    """The private key a live WireGuard interface uses, or None when there is none (read on the
+    node, never returned)."""
+    check_interface(interface)
+    wg = module.get_bin_path('wg')
+    if not wg or not os.path.exists(os.path.join('/sys/class/net', interface)):
+        return None
+    rc, out, _err = module.run_command([wg, 'show', interface, 'private-key'])
+    private, out = out.strip(), None
+    try:
+        keys.public_key_from_private(private, what='private key of %s' % interface)
+    except ValueError:
+        private = None
+    return private if rc == 0 else None
 
 
 class KeyPair(object):
@@ -74,15 +92,21 @@ class KeyPair(object):
     def exists(self, p):
         return p not in self.public or self.public[p] is not None
 
-    def ensure(self, p):
-        """Generate a key in ``p`` when it is absent."""
+    def ensure(self, p, adopt_from=None):
+        """Generate a key in ``p`` when it is absent; with ``adopt_from``, the key that live interface
+        uses when it has one."""
         if self.exists(p):
             return
         self.changed = True
+        private = live_private_key(self.module, adopt_from) if adopt_from else None
         if self.module.check_mode:
-            del self.public[p]  # unknown until really generated
+            if private is None:
+                del self.public[p]  # unknown until really generated
+            else:
+                self.public[p] = keys.public_key_from_private(private)
+            del private
             return
-        private = keys.generate_private_key()
+        private = private or keys.generate_private_key()
         write_secret(self.module, p, private)
         self.public[p] = keys.public_key_from_private(private)
         del private
@@ -214,11 +238,13 @@ def run_keypair(module):
             pair.rollback()
         elif rotation == 'commit':
             pair.remove(pair.prev_path)
-        pair.ensure(pair.path)
+        pair.ensure(pair.path, params['adopt_from'])
         if rotation == 'stage':
             pair.ensure(pair.next_path)
         return pair.result()
     except SecretFileError as exc:
         module.fail_json(msg=str(exc), path=path)
+    except ValueError as exc:
+        module.fail_json(msg='adopt_from: %s' % exc, path=path)
     except (IOError, OSError) as exc:
         module.fail_json(msg='wg_keypair failed on %s: %s' % (path, exc))

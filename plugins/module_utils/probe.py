@@ -22,6 +22,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import stat
 import sys
 import time
@@ -335,10 +336,71 @@ def parse_addresses(json_text):
     return sorted(found)
 
 
+def live_psk_fingerprints(psks):
+    """{peer public key: fingerprint} of the PSKs a live interface uses (for a mesh built by hand,
+    whose PSK files the role makes from the interface); never a PSK."""
+    found = {}
+    for public_key, psk in psks.items():
+        if psk:
+            try:
+                found[public_key] = keys.psk_fingerprint(psk)
+            except ValueError:
+                continue
+    return found
+
+
+# A wg-quick config written by hand (the guide's): PostUp rules that accept the interface's
+# traffic in iptables' filter table, which the role's firewall replaces.
+_TAKEOVER_CHAINS = ('FORWARD', 'INPUT')
+
+
+def _takeover_rule(argv, interface):
+    """The deletion of a PostUp ``iptables -A|-I FORWARD|INPUT ... -i|-o IFACE ... -j ACCEPT``, else None."""
+    if len(argv) < 5 or os.path.basename(argv[0]) not in ('iptables', 'ip6tables') or argv[1] not in ('-A', '-I'):
+        return None
+    chain, spec = argv[2], argv[3:]
+    if chain not in _TAKEOVER_CHAINS:
+        return None
+    if argv[1] == '-I' and spec and spec[0].isdigit():
+        spec = spec[1:]
+    names_interface = any(spec[i] in ('-i', '-o') and spec[i + 1] == interface for i in range(len(spec) - 1))
+    if not names_interface or spec[-2:] != ['-j', 'ACCEPT'] or any(part.startswith('-t') for part in spec):
+        return None
+    return [os.path.basename(argv[0]), '-D', chain] + spec
+
+
+def hand_config(path, interface):
+    """What the role takes over from a config written by hand (or by the offline render): whether it
+    holds keys (then no diff may show it) and the deletions of its PostUp forwarding rules.
+    ``None`` when the file is missing or has neither, as the role's own config."""
+    try:
+        with open(path, 'rb') as handle:
+            text = handle.read(4194304).decode('utf-8', 'replace')
+    except (IOError, OSError):
+        return None
+    lines = [raw.strip() for raw in text.splitlines()]
+    secrets, rules = False, []
+    for line in lines:
+        option, sep, value = line.partition('=')
+        option = option.strip().lower()
+        if sep and option in ('privatekey', 'presharedkey'):
+            secrets = True
+        elif sep and option == 'postup':
+            try:
+                argv = shlex.split(value.replace('%i', interface))
+            except ValueError:
+                continue
+            rule = _takeover_rule(argv, interface)
+            if rule and rule not in rules:
+                rules.append(rule)
+    del text, lines
+    return {'secrets': secrets, 'forward_rules': rules} if secrets or rules else None
+
+
 def live_interface(module, interface, bins):
     """The running interface: keys, port, MTU, addresses, peers (no secret)."""
     state = dict(exists=wg.interface_exists(interface), public_key=None, listen_port=None, mtu=None,
-                 addresses=[], peers=[])
+                 addresses=[], peers=[], psk_fingerprints={})
     if not state['exists']:
         return state
     try:
@@ -347,13 +409,16 @@ def live_interface(module, interface, bins):
     except (IOError, OSError, ValueError):
         pass
     if bins.get('wg'):
+        psks = {}
         try:
-            info, _psks = wg.read_dump(module, interface)
+            info, psks = wg.read_dump(module, interface, keep_psks=True)
         except wg.WgError:
             info = None  # not a WireGuard interface, or its daemon is gone: nothing to report
         if info is not None:
             state.update(public_key=info['interface']['public_key'], listen_port=info['interface']['listen_port'],
-                         peers=sorted(peer['public_key'] for peer in info['peers']))
+                         peers=sorted(peer['public_key'] for peer in info['peers']),
+                         psk_fingerprints=live_psk_fingerprints(psks))
+        psks.clear()
     if bins.get('ip'):
         rc, out = _stdout(module, [bins['ip'], '-j', 'addr', 'show', 'dev', interface])
         if rc == 0:
@@ -426,4 +491,6 @@ def run_probe(module):
         result.update(psk_extra=psk_extra(psk_dir, params['peers']), psk_dir=path_state(psk_dir),
                       config_dir_state=path_state(config_dir), interface=live_interface(module, interface, bins))
     result['config_peers'] = config_peers(os.path.join(config_dir, interface + '.conf'))
+    if full:
+        result['hand_config'] = hand_config(os.path.join(config_dir, interface + '.conf'), interface)
     return result

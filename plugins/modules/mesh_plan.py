@@ -61,6 +61,10 @@ options:
       - For V(keys) and V(psk). The registered result of the probe loop delegated to the sites of the mesh
         outside the play (C(--limit)), loop variable C(__wireguard_mesh_other).
     type: dict
+  adopt:
+    description:
+      - For V(psk). The V(keys) step's RV(psk_adopt) - pairs whose PSK each end takes from its live interface.
+    type: dict
   reads:
     description:
       - For V(psk). The registered result of the PSK read loop (M(wgmesh.wireguard.wg_psk) with
@@ -152,6 +156,12 @@ unknown:
   returned: step keys
   type: list
   elements: str
+psk_adopt:
+  description:
+    - Step V(keys). Site to {peer - peer's public key} of the pairs without PSK files whose live interfaces
+      use the same PSK (a mesh built by hand) - each end writes its file from its interface.
+  returned: step keys
+  type: dict
 psk_peers:
   description:
     - Step V(psk). Site name to what M(wgmesh.wireguard.wg_psk) gets there - every peer, with C(psk) where the

@@ -65,6 +65,44 @@ options:
     type: int
     default: 0
     version_added: 0.2.0
+  lans:
+    description:
+      - Peer LANs to check, as the guide's traceroute and LAN pings do. For each, one echo with TTL 1 is sent
+        towards the LAN (to its first probe, else its first host address); the host that answers is the first
+        hop, which on a direct path is the peer, answering from O(lans[].hop) (time to live exceeded) or as the
+        target itself. A first hop that is another host or none is listed in RV(problems).
+      - Each of O(lans[].probes) gets one echo, sent from this site's own LAN address (see O(own_lans)) so that
+        the reply takes the LAN-to-LAN route back; a probe that does not answer is listed in RV(problems).
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.3.0
+    suboptions:
+      name:
+        description: The peer whose LAN it is (for the messages).
+        type: str
+        required: true
+      lan:
+        description: The LAN's CIDR.
+        type: str
+        required: true
+      hop:
+        description: The peer's tunnel address, the first hop on a direct path.
+        type: str
+        required: true
+      probes:
+        description: Addresses of hosts on that LAN that answer ping.
+        type: list
+        elements: str
+        default: []
+  own_lans:
+    description:
+      - This site's own LANs. The O(lans[].probes) are pinged from this site's first address inside one of
+        them (one per address family), and from its tunnel address when it has none.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.3.0
 extends_documentation_fragment:
   - wgmesh.wireguard.attributes.read_only
 notes:
@@ -140,6 +178,43 @@ interface:
       type: int
       returned: success
   sample: {"public_key": "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=", "listen_port": 51820, "fwmark": 0}
+lans:
+  description: One entry per O(lans) entry, with what was measured. Empty without O(lans).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The peer.
+      type: str
+      returned: success
+    lan:
+      description: The peer's LAN.
+      type: str
+      returned: success
+    target:
+      description: The address the TTL-1 echo was sent to.
+      type: str
+      returned: success
+    first_hop:
+      description: The address that answered it, V(null) when none did.
+      type: str
+      returned: success
+    direct:
+      description: Whether the first hop is the peer.
+      type: bool
+      returned: success
+    answered:
+      description: Per probe address, whether it answered.
+      type: dict
+      returned: success
+    source:
+      description: Per probe address, the source address of the echo (V(null) for this site's tunnel address).
+      type: dict
+      returned: success
+  sample: [{"name": "newyork", "lan": "10.30.0.0/24", "target": "10.30.0.10", "hop": "10.99.0.3",
+            "first_hop": "10.99.0.3", "direct": true, "probes": ["10.30.0.10"], "answered": {"10.30.0.10": true},
+            "source": {"10.30.0.10": "10.10.0.1"}}]
 peers:
   description: Live peers.
   returned: always

@@ -49,6 +49,15 @@ options:
     type: str
     choices: [none, stage, activate, commit, rollback]
     default: none
+  adopt_from:
+    description:
+      - A WireGuard interface. When the key file is absent and this interface runs with a private key, the
+        file gets that key instead of a new one, so a mesh built by hand (the key in the interface's config,
+        or in a file of another name) keeps its key pair and its tunnels. The key is read on the node and never
+        returned.
+      - Ignored when the key file exists or the interface does not.
+    type: str
+    version_added: 0.3.0
 attributes:
   check_mode:
     support: full

@@ -374,6 +374,32 @@ interface:
       type: list
       elements: str
       returned: always
+    psk_fingerprints:
+      description:
+        - Peer public key to the fingerprint of the PSK the interface uses with it (as RV(psks) has them for
+          files), so that the PSKs of a mesh built by hand can be kept. Never a PSK.
+      type: dict
+      returned: always
+hand_config:
+  description:
+    - With O(scope=full), about C(<config_dir>/<interface>.conf) when it holds keys or PostUp forwarding rules,
+      as a config written by hand (the guide's) or by the offline render does; V(null) for the role's own
+      config or none.
+  returned: O(scope=full)
+  type: dict
+  contains:
+    secrets:
+      description: Whether it holds a C(PrivateKey) or C(PresharedKey) (the role's config holds neither).
+      type: bool
+      returned: success
+    forward_rules:
+      description:
+        - The deletions (argv) of its C(PostUp) rules C(iptables -A|-I FORWARD|INPUT ... -i|-o <interface> ...
+          -j ACCEPT), which the role's firewall replaces when it takes the config over.
+      type: list
+      elements: list
+      returned: success
+  sample: {"secrets": true, "forward_rules": [["iptables", "-D", "FORWARD", "-i", "wg0", "-j", "ACCEPT"]]}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -28,6 +28,7 @@ from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import e
 BUILTIN_DEFAULTS = {
     'port': 51820,
     'lan_cidrs': [],
+    'lan_probes': [],
     'endpoint': '',
     'address6': '',
     'underlay_mtu': 1500,
@@ -41,6 +42,7 @@ SITE_VARS = {
     'endpoint': 'wireguard_mesh_endpoint',
     'port': 'wireguard_mesh_port',
     'lan_cidrs': 'wireguard_mesh_lan_cidrs',
+    'lan_probes': 'wireguard_mesh_lan_probes',
     'public_key': 'wireguard_mesh_public_key',
     'underlay_mtu': 'wireguard_mesh_underlay_mtu',
 }
@@ -131,7 +133,7 @@ def _site_field(key, value):
     value = plain(value)
     if value is None and key in _TEXT_FIELDS:
         return ''
-    if value is None and key == 'lan_cidrs':
+    if value is None and key in ('lan_cidrs', 'lan_probes'):
         return []
     if key in ('port', 'underlay_mtu') and as_int(value) is not None:
         return as_int(value)

@@ -23,13 +23,14 @@ import shlex
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.firewall import NFT_DROPIN, firewall_plan
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.monitoring import monitoring_plan
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.psk_plan import psk_peer
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.render import file_state
 
 SYSCTL_PATH = '/etc/sysctl.d/99-wireguard.conf'
 TOOLS = ('wg', 'wg_quick', 'wireguard_go')
 # The converge steps, in the order tasks/converge.yml runs them.
-STEPS = ('install', 'psk', 'files', 'selinux', 'sysctl', 'firewall', 'ufw',
-         'monitoring_leftovers', 'monitoring', 'service', 'restart')
+STEPS = ('install', 'psk', 'files', 'selinux', 'sysctl', 'firewall', 'ufw', 'takeover',
+         'monitoring_leftovers', 'monitoring', 'service', 'restart', 'mtu')
 
 
 class NodeError(ValueError):
@@ -130,16 +131,40 @@ def included_peers(site, peers, public_keys, probe, reached):
     return kept, left
 
 
+def lan_checks(mesh, answering):
+    """What verify checks towards each LAN of the peers that answer: the first hop must be the
+    peer's tunnel address of the LAN's family, and its probe hosts on that LAN must answer."""
+    by_name = dict((entry['name'], entry) for entry in mesh['sites'])
+    checks = []
+    for peer in answering:
+        entry = by_name[peer['name']]
+        hops = {4: entry['address'], 6: entry.get('address6') or None}
+        for lan in entry.get('lan_cidrs') or []:
+            network = ipaddress.ip_network(lan, strict=False)
+            if hops[network.version]:
+                checks.append({'name': peer['name'], 'lan': str(network), 'hop': hops[network.version],
+                               'probes': [probe for probe in entry.get('lan_probes') or []
+                                          if ipaddress.ip_address(probe) in network]})
+    return checks
+
+
 def _interface_differs(probe, node):
+    """Whether the live interface's address or port differs: only a restart changes them."""
     live = probe.get('interface') or {}
     if not live.get('exists'):
         return False
-    return (sorted(live.get('addresses') or []) != sorted(node['addresses'])
-            or live.get('listen_port') != node['port'] or live.get('mtu') != node['mtu'])
+    return sorted(live.get('addresses') or []) != sorted(node['addresses']) or live.get('listen_port') != node['port']
 
 
-def _psk_needs_work(probe, peer_names, writes):
+def _mtu_differs(probe, node):
+    live = probe.get('interface') or {}
+    return bool(live.get('exists')) and live.get('mtu') != node['mtu']
+
+
+def _psk_needs_work(probe, peer_names, writes, adopted=()):
     psks = probe.get('psks') or {}
+    if any(not (psks.get(name) or {}).get('exists') for name in adopted):
+        return True
     for name in peer_names:
         state = psks.get(name) or {}
         if state.get('exists') and (state.get('mode') != '600' or state.get('owner') != 'root'
@@ -155,6 +180,7 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     site_entry = _site(mesh, site)
     where = paths(options, interface)
     all_peers = model.peers(mesh['sites'], site, keys['public_keys'], settings['keepalive'], where['psk_dir'])
+    adopted = (keys.get('psk_adopt') or {}).get(site) or {}
     reached = set(keys['reached'])
     peers, left_out = included_peers(site, all_peers, keys['public_keys'], probe, reached)
     answering = [peer for peer in peers if peer['name'] in reached]
@@ -170,10 +196,13 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
         'config_path': where['config'],
         'peers': peers,
         'peers_left_out': left_out,
-        'psk_peers': [{'name': peer['name']} for peer in all_peers],
+        'psk_peers': [psk_peer(peer['name'], {}, adopted) for peer in all_peers],
+        'psk_restore_from': interface if adopted else '',
         'ping': [peer['allowed_ips'][0].split('/')[0] for peer in answering],
         # Sites not reached this run stay peers (with the key their peers hold) but are not checked.
         'unreached_peers': sorted(peer['name'] for peer in peers if peer['name'] not in reached),
+        'lan_checks': lan_checks(mesh, answering),
+        'own_lans': list(site_entry.get('lan_cidrs') or []),
         'sysctls': _sysctls(settings),
         'service': 'wg-quick@%s.service' % interface,
     }
@@ -204,6 +233,12 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     service = probe.get('service') or {}
     node['start'] = service.get('enabled') != 'enabled' or service.get('active') != 'active'
     node['restart'] = not node['start'] and _interface_differs(probe, node)
+    # The MTU is set live (ip link), so that a mesh built by hand is taken over without a restart.
+    node['mtu_apply'] = not node['start'] and not node['restart'] and _mtu_differs(probe, node)
+    hand = probe.get('hand_config') or {}
+    node['takeover_rules'] = list(hand.get('forward_rules') or [])
+    if hand.get('secrets'):
+        node['config_file']['hide_diff'] = True
     node['fresh_all'] = node['start'] or node['restart']
     # A started or restarted interface has only new sessions: every peer needs a new handshake.
     node['fresh'] = [peer['name'] for peer in answering] if node['fresh_all'] else []
@@ -220,7 +255,7 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
                                                                         or node['firewall']['files_written'])
     node['firewall']['firewalld_reload'] = node['firewall']['firewalld_files_gone'] or (
         node['firewall']['backend'] == 'firewalld' and node['firewall']['files_written'])
-    node['steps'] = _steps(node, probe, written, psk_writes, [peer['name'] for peer in all_peers])
+    node['steps'] = _steps(node, probe, written, psk_writes, [peer['name'] for peer in all_peers], adopted)
     return node
 
 
@@ -268,12 +303,12 @@ def _directories(writes, node):
     return dirs
 
 
-def _steps(node, probe, written, psk_writes, peer_names):
+def _steps(node, probe, written, psk_writes, peer_names, adopted):
     firewall = node['firewall']
     monitoring = node['monitoring']
     todo = {
         'install': bool(node['packages']),
-        'psk': _psk_needs_work(probe, peer_names, psk_writes),
+        'psk': _psk_needs_work(probe, peer_names, psk_writes, adopted),
         'files': bool(written) or bool(node['directories']),
         'selinux': bool(probe.get('selinux')),
         'sysctl': bool(node['sysctl_apply']),
@@ -285,5 +320,7 @@ def _steps(node, probe, written, psk_writes, peer_names):
                                                         or bool(monitoring['inactive'])),
         'service': node['start'],
         'restart': node['restart'],
+        'mtu': node['mtu_apply'],
+        'takeover': bool(node['takeover_rules']),
     }
     return [step for step in STEPS if todo[step]]

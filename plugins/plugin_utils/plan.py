@@ -31,7 +31,7 @@ from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.node import SYSCT
 from ansible_collections.wgmesh.wireguard.plugins.inventory.sites import is_sites_data_file
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.validate import validate
 
-SITE_DEFAULT_KEYS = ('port', 'lan_cidrs', 'endpoint', 'address6', 'underlay_mtu')
+SITE_DEFAULT_KEYS = ('port', 'lan_cidrs', 'lan_probes', 'endpoint', 'address6', 'underlay_mtu')
 # The services whose state the probe reports (node_exporter's name differs per distribution).
 WATCHED_SERVICES = ('prometheus-node-exporter.service', 'node_exporter.service')
 SYSCTLS = ('net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter',
@@ -251,6 +251,8 @@ def keys(names, probes, keypairs=None):
                  for key in owners if len(owners[key]) > 1]
     reports = dict((name, probe.get('psks') or {}) for name, probe in reached.items())
     pairs = [pair for pair in model.pairs(names) if pair[0] in reached and pair[1] in reached]
+    adopt = adopted_psks(pairs, reports, reached, public_keys)
+    reports = with_adopted(reports, adopt)
     return {
         'public_keys': dict((name, key) for name, key in public_keys.items() if key),
         'reached': sorted(reached),
@@ -260,7 +262,33 @@ def keys(names, probes, keypairs=None):
         'problems': problems,
         'psk_read': psk_plan.psk_plan(pairs, reports)['read'],
         'psk_todo': _psk_todo(pairs, reports),
+        'psk_adopt': adopt,
     }
+
+
+def adopted_psks(pairs, reports, probes, public_keys):
+    """{site: {peer: peer's public key}} of the pairs with no PSK file at either end whose live
+    interfaces use the same PSK with each other (a mesh built by hand): each end makes its file
+    from its interface, so the PSK stays and never passes through the controller."""
+    adopt = {}
+    for a, b in pairs:
+        if (reports[a].get(b) or {}).get('fingerprint') or (reports[b].get(a) or {}).get('fingerprint'):
+            continue
+        live_a = ((probes[a].get('interface') or {}).get('psk_fingerprints') or {}).get(public_keys.get(b))
+        live_b = ((probes[b].get('interface') or {}).get('psk_fingerprints') or {}).get(public_keys.get(a))
+        if live_a and live_a == live_b:
+            adopt.setdefault(a, {})[b] = public_keys[b]
+            adopt.setdefault(b, {})[a] = public_keys[a]
+    return adopt
+
+
+def with_adopted(reports, adopt):
+    """The PSK reports with the adopted pairs counted as agreeing (they need no fresh PSK)."""
+    merged = dict((site, dict(report)) for site, report in reports.items())
+    for site, peers in adopt.items():
+        for peer in peers:
+            merged[site][peer] = {'fingerprint': 'adopted:' + '+'.join(sorted((site, peer)))}
+    return merged
 
 
 def _psk_todo(pairs, reports):
@@ -272,19 +300,19 @@ def _psk_todo(pairs, reports):
     return False
 
 
-def psk_files(names, probes, reads, play_hosts):
+def psk_files(names, probes, reads, play_hosts, adopt=None):
     """Step 2b (no_log): what wg_psk gets on each reached site: every peer of the mesh, with the
     PSK where the site must write one (a fresh PSK for a new pair, the other end's PSK where this
     end lacks it or holds another). ``outside``: the sites outside the play that must write."""
     reached = dict((name, probes[name]) for name in names if _ok(probes.get(name)))
-    reports = dict((name, probe.get('psks') or {}) for name, probe in reached.items())
+    adopt = adopt or {}
+    reports = with_adopted(dict((name, probe.get('psks') or {}) for name, probe in reached.items()), adopt)
     pairs = [pair for pair in model.pairs(names) if pair[0] in reached and pair[1] in reached]
     writes = psk_plan.psk_writes(pairs, reports, reads)
     peers = {}
     for site in reached:
         contents = dict((item['name'], item['psk']) for item in writes.get(site, []))
-        peers[site] = [dict({'name': name}, **({'psk': contents[name]} if name in contents else {}))
-                       for name in names if name != site]
+        peers[site] = [psk_plan.psk_peer(name, contents, adopt.get(site) or {}) for name in names if name != site]
     return {'psk_peers': peers, 'outside': sorted(site for site in writes if site not in play_hosts)}
 
 

@@ -93,3 +93,12 @@ def psk_writes(pair_list, reports, contents):
         elif fb and not fa:
             writes.setdefault(a, []).append({'name': b, 'psk': _read(contents, b, a)})
     return writes
+
+
+def psk_peer(name, contents, adopted):
+    """What wg_psk gets for one peer: its PSK to write, or its public key to take the live PSK of, or only the name."""
+    if name in contents:
+        return {'name': name, 'psk': contents[name]}
+    if name in adopted:
+        return {'name': name, 'public_key': adopted[name]}
+    return {'name': name}

@@ -280,6 +280,35 @@ def _check_lans(mesh, name, site, order):
         _check_lan(mesh, name, lan, order)
 
 
+def _lan_intervals(site):
+    intervals = []
+    for lan in site.get('lan_cidrs') or []:
+        try:
+            version, first, last = parse_cidr(lan)[:3]
+        except ValueError:
+            continue
+        intervals.append((version, first, last))
+    return intervals
+
+
+def _check_probes(mesh, name, site):
+    probes = site.get('lan_probes') or []
+    var = "site '%s': wireguard_mesh_lan_probes" % name
+    if not isinstance(probes, (list, tuple)):
+        mesh.add("%s must be a list of addresses, got %r: write it as a list, e.g. ['10.10.0.10']." % (var, probes))
+        return
+    lans = _lan_intervals(site) if isinstance(site.get('lan_cidrs'), (list, tuple)) else []
+    for probe in probes:
+        ip = parse_ip(probe)
+        if ip is None:
+            mesh.add('%s entry %s is not an IP address: give the address of a host on one of the site\'s LANs '
+                     'that answers ping.' % (var, _shown(probe)))
+        elif not any(version == ip[0] and first <= ip[1] <= last for version, first, last in lans):
+            mesh.add('%s entry %s is not inside any of its wireguard_mesh_lan_cidrs (%s): give a host on one of '
+                     'the site\'s LANs.' % (var, probe, ', '.join(str(lan) for lan in site.get('lan_cidrs') or [])
+                                            or 'none'))
+
+
 def _check_key(mesh, name, site):
     key = site.get('public_key')
     if key in (None, ''):
@@ -312,6 +341,7 @@ def _check_site(mesh, order, site):
     port = _check_port(mesh, name, site)
     _check_endpoint(mesh, name, site, port)
     _check_lans(mesh, name, site, order)
+    _check_probes(mesh, name, site)
     _check_key(mesh, name, site)
     _check_underlay(mesh, name, site, order)
 

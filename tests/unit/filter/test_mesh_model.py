@@ -34,9 +34,9 @@ KEY_B = 'y' * 42 + 'E='
 KEY_C = 'z' * 42 + 'I='
 
 
-def site(name, address, endpoint='', lans=(), port=51820, address6='', public_key='', underlay_mtu=1500):
+def site(name, address, endpoint='', lans=(), port=51820, address6='', public_key='', underlay_mtu=1500, probes=()):
     return {'name': name, 'address': address, 'address6': address6, 'endpoint': endpoint, 'port': port,
-            'lan_cidrs': list(lans), 'public_key': public_key, 'underlay_mtu': underlay_mtu}
+            'lan_cidrs': list(lans), 'public_key': public_key, 'underlay_mtu': underlay_mtu, 'lan_probes': list(probes)}
 
 
 def guide():
@@ -362,6 +362,18 @@ BAD = [
     ('network6 is IPv4', _mod(dublin={'address6': 'fd99::1'}, frankfurt={'address6': 'fd99::2'},
                               newyork={'address6': 'fd99::3'}), {'network6': '10.0.0.0/8'},
      ['wireguard_mesh_network6 10.0.0.0/8 is not an IPv6 network: use an IPv6 CIDR such as fd99::/64.']),
+    ('probe outside the LANs', _mod(dublin={'lan_probes': ['10.10.0.10', '10.20.0.10']}), {},
+     ["site 'dublin': wireguard_mesh_lan_probes entry 10.20.0.10 is not inside any of its wireguard_mesh_lan_cidrs "
+      "(10.10.0.0/24): give a host on one of the site's LANs."]),
+    ('probe without LANs', _mod(dublin={'lan_cidrs': [], 'lan_probes': ['10.10.0.10']}), {},
+     ["site 'dublin': wireguard_mesh_lan_probes entry 10.10.0.10 is not inside any of its wireguard_mesh_lan_cidrs "
+      "(none): give a host on one of the site's LANs."]),
+    ('probe not an address', _mod(dublin={'lan_probes': ['lanhost.example']}), {},
+     ["site 'dublin': wireguard_mesh_lan_probes entry lanhost.example is not an IP address: give the address of a "
+      "host on one of the site's LANs that answers ping."]),
+    ('probes not a list', _mod(dublin={'lan_probes': '10.10.0.10'}), {},
+     ["site 'dublin': wireguard_mesh_lan_probes must be a list of addresses, got '10.10.0.10': write it as a list, "
+      "e.g. ['10.10.0.10']."]),
 ]
 
 

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from module_harness import ansible_cli, run_module
+from module_harness import ansible_cli, needs_root_and, run_module
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import keys
 
@@ -218,3 +218,33 @@ def test_check_and_diff_through_ansible_cli(tmp_path):
     assert applied.returncode == 0 and 'CHANGED' in applied.stdout
     for secret_path in (path, path + '.next'):
         assert read(secret_path) not in applied.stdout
+
+
+@needs_root_and('ip', 'wg', 'wireguard-go')
+def test_adopt_from_keeps_the_key_a_live_interface_runs_with(wg_node, tmp_path):
+    """A mesh built by hand: the interface runs with a key the role has no file of. The file gets
+    that key (check mode already knows its public key), never printed; an existing file wins."""
+    node = wg_node('k')
+    private = keys.generate_private_key()
+    hand = tmp_path / 'private.key'
+    hand.write_text(private + '\n')
+    node.sh('wg', 'set', node.iface, 'private-key', str(hand))
+    path = str(tmp_path / 'etc' / (node.iface + '.key'))
+    args = dict(path=path, adopt_from=node.iface)
+    check = run_module('wg_keypair', args, check=True, netns=node.ns)
+    assert check['changed'] and check['public_key'] == keys.public_key_from_private(private)
+    assert not os.path.exists(path)
+    result = run_module('wg_keypair', args, netns=node.ns)
+    assert result['changed'] and read(path) == private and mode(path) == 0o600
+    assert private not in result.stdout + result.stderr + check.stdout + check.stderr
+    again = run_module('wg_keypair', args, netns=node.ns)
+    assert not again['changed'] and again['public_key'] == result['public_key']
+    # Without a live interface of that name: a new key, as before.
+    other = str(tmp_path / 'other.key')
+    fresh = run_module('wg_keypair', dict(path=other, adopt_from='wgmnosuch0'), netns=node.ns)
+    assert fresh['changed'] and read(other) != private
+
+
+def test_adopt_from_refuses_a_bad_interface_name(tmp_path):
+    result = run_module('wg_keypair', dict(path=str(tmp_path / 'k.key'), adopt_from='x;reboot'))
+    assert result.failed and 'adopt_from' in result['msg'] and not os.path.exists(str(tmp_path / 'k.key'))

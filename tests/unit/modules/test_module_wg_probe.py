@@ -102,7 +102,10 @@ def test_probe_of_a_site_in_a_namespace(wg_node, etc_of, tmp_path):
         assert secret not in result.stdout and secret not in result.stderr
     assert result['interface'] == dict(exists=True, public_key=keys.public_key_from_private(secrets['private']),
                                        listen_port=51999, mtu=1380, addresses=['10.99.0.1/24', 'fd99::1/64'],
-                                       peers=[peer])
+                                       peers=[peer], psk_fingerprints={peer: keys.psk_fingerprint(secrets['psk_b'])})
+    # The live PSK's fingerprint is the one of the file it came from (never the PSK).
+    assert result['interface']['psk_fingerprints'][peer] == result['psks']['b']['fingerprint']
+    assert result['hand_config'] is None  # the role's config
     assert result['key'] == dict(exists=True, public_key=result['interface']['public_key'], mode='600',
                                  owner='root', group='root', symlink=False, error=None, staged=False, previous=False,
                                  path=os.path.join(args['config_dir'], node.iface + '.key'), ok=True)
@@ -157,7 +160,8 @@ def test_probe_of_a_bare_node(wg_node, tmp_path):
                                        files=[str(tmp_path / 'none' / 'wgmnone0.conf')], units=['x.service']))
     assert result['changed'] is False and not result.failed, result.json
     assert result['interface'] == dict(exists=False, public_key=None, listen_port=None, mtu=None, addresses=[],
-                                       peers=[])
+                                       peers=[], psk_fingerprints={})
+    assert result['hand_config'] is None
     assert result['key']['exists'] is False and result['key']['public_key'] is None
     assert result['psks']['b']['exists'] is False and result['psk_extra'] == []
     assert result['psk_dir']['exists'] is False and result['config_dir_state']['exists'] is False
@@ -188,3 +192,32 @@ def test_keys_scope_runs_without_commands_and_reports_an_invalid_key(tmp_path):
 def test_bad_option_values_are_refused(args, fragment):
     result = run_module('wg_probe', args)
     assert result.failed and fragment in result['msg']
+
+
+@ROOT_AND_TOOLS
+def test_probe_of_a_config_built_by_hand(wg_node, tmp_path):
+    """The guide's wg0.conf: keys inline, PostUp iptables rules; the probe says it holds keys and
+    which rules the role's firewall replaces, and shows no secret."""
+    node = wg_node('a')
+    config_dir = tmp_path / 'wireguard'
+    config_dir.mkdir()
+    private, psk = keys.generate_private_key(), keys.generate_psk()
+    peer = keys.public_key_from_private(keys.generate_private_key())
+    write(config_dir / (node.iface + '.conf'),
+          '[Interface]\nAddress = 10.99.0.1/24\nListenPort = 51820\nPrivateKey = %s\n'
+          'PostUp = sysctl -w net.ipv4.ip_forward=1\n'
+          'PostUp = iptables -A FORWARD -i %%i -j ACCEPT\nPostUp = iptables -A FORWARD -o wg0 -j ACCEPT\n'
+          'PostUp = iptables -I INPUT 1 -i %%i -p udp -j ACCEPT\n'
+          'PostUp = iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE\n'
+          'PostUp = iptables -A FORWARD -i eth0 -j ACCEPT\n'
+          'PostDown = iptables -D FORWARD -i %%i -j ACCEPT\n'
+          '[Peer]\nPublicKey = %s\nPresharedKey = %s\nAllowedIPs = 10.99.0.2/32\n' % (private, peer, psk))
+    result = node.run('wg_probe', dict(config_dir=str(config_dir), interface=node.iface, peers=['b']))
+    assert not result.failed, result.json
+    assert private not in result.stdout and psk not in result.stdout
+    # Only accepts for this interface (%i): not the rule for another interface, the NAT or eth0's.
+    assert node.iface != 'wg0'
+    assert result['hand_config'] == {'secrets': True, 'forward_rules': [
+        ['iptables', '-D', 'FORWARD', '-i', node.iface, '-j', 'ACCEPT'],
+        ['iptables', '-D', 'INPUT', '-i', node.iface, '-p', 'udp', '-j', 'ACCEPT'],
+    ]}

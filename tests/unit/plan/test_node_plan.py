@@ -112,13 +112,33 @@ def test_a_file_whose_content_mode_owner_or_group_differs_is_written_again(lab, 
 
 
 @pytest.mark.parametrize('live', [
-    {'mtu': 1420}, {'listen_port': 51821}, {'addresses': ['10.99.0.9/24']},
+    {'listen_port': 51821}, {'addresses': ['10.99.0.9/24']}, {'addresses': ['10.99.0.9/24'], 'mtu': 1420},
 ])
-def test_a_live_interface_whose_address_port_or_mtu_differs_is_restarted(lab, live):
+def test_a_live_interface_whose_address_or_port_differs_is_restarted(lab, live):
     probe = converged_probe('dublin', lab)
     probe['interface'].update(live)
     node = node_of('dublin', lab, probe)
     assert node['steps'] == ['restart'] and node['fresh_all'] and node['fresh'] == ['frankfurt', 'newyork']
+
+
+def test_a_live_interface_whose_mtu_alone_differs_gets_it_live(lab):
+    probe = converged_probe('dublin', lab)
+    probe['interface']['mtu'] = 1420
+    node = node_of('dublin', lab, probe)
+    assert node['steps'] == ['mtu'] and not node['fresh_all'] and node['fresh'] == []
+
+
+def test_a_config_built_by_hand_is_taken_over_without_a_diff_and_its_forward_rules_go(lab):
+    probe = converged_probe('dublin', lab)
+    probe['files']['/etc/wireguard/wg0.conf'] = 'x 600 root root'
+    rules = [['iptables', '-D', 'FORWARD', '-i', 'wg0', '-j', 'ACCEPT'],
+             ['iptables', '-D', 'FORWARD', '-o', 'wg0', '-j', 'ACCEPT']]
+    probe['hand_config'] = {'secrets': True, 'forward_rules': rules}
+    node = node_of('dublin', lab, probe)
+    assert node['steps'] == ['files', 'takeover'] and node['takeover_rules'] == rules
+    assert [item.get('hide_diff') for item in node['writes']] == [True]
+    # The role's own config (no hand_config): nothing to take over.
+    assert node_of('dublin', lab, converged_probe('dublin', lab))['takeover_rules'] == []
 
 
 def test_a_psk_file_with_a_wrong_owner_or_a_symlink_is_rewritten(lab):
@@ -216,3 +236,30 @@ def test_a_symlinked_config_directory_is_refused(lab):
     probe = converged_probe('dublin', lab, config_dir_state=dict(SECURE, symlink=True), psk_dir=dict(SECURE))
     with pytest.raises(NodeError, match="site 'dublin': /etc/wireguard is a symlink"):
         node_of('dublin', lab, probe)
+
+
+def test_verify_checks_each_peer_lan_with_its_probes_and_the_peer_as_first_hop():
+    lab = mesh(frankfurt={'wireguard_mesh_lan_cidrs': ['10.20.0.0/24', '10.21.0.0/24'],
+                          'wireguard_mesh_lan_probes': ['10.21.0.5', '10.20.0.9']})
+    node = node_of('dublin', lab, converged_probe('dublin', lab))
+    assert node['own_lans'] == ['10.10.0.0/24']
+    assert node['lan_checks'] == [
+        {'name': 'frankfurt', 'lan': '10.20.0.0/24', 'hop': '10.99.0.2', 'probes': ['10.20.0.9']},
+        {'name': 'frankfurt', 'lan': '10.21.0.0/24', 'hop': '10.99.0.2', 'probes': ['10.21.0.5']},
+        {'name': 'newyork', 'lan': '10.30.0.0/24', 'hop': '10.99.0.3', 'probes': []},
+    ]
+    # A peer that was not reached is not checked.
+    down = node_of('dublin', lab, converged_probe('dublin', lab), keys_plan=all_keys(reached=['dublin', 'newyork']))
+    assert [check['name'] for check in down['lan_checks']] == ['newyork']
+
+
+def test_a_site_of_a_mesh_built_by_hand_writes_its_psk_files_from_its_interface(lab):
+    probe = converged_probe('dublin', lab)
+    probe['psks'] = {}
+    keys_plan = all_keys()
+    keys_plan['psk_adopt'] = {'dublin': {'frankfurt': PUBLIC['frankfurt'], 'newyork': PUBLIC['newyork']}}
+    node = node_of('dublin', lab, probe, keys_plan=keys_plan)
+    assert node['steps'] == ['psk'] and node['psk_restore_from'] == 'wg0'
+    assert node['psk_peers'] == [{'name': 'frankfurt', 'public_key': PUBLIC['frankfurt']},
+                                 {'name': 'newyork', 'public_key': PUBLIC['newyork']}]
+    assert node_of('dublin', lab, converged_probe('dublin', lab))['psk_restore_from'] == ''

@@ -162,3 +162,34 @@ def test_no_psk_is_planned_for_a_pair_with_an_end_not_reached(lab):
     files = plan.psk_files(lab['site_names'], all_probes, {}, list(SITES))
     assert sorted(files['psk_peers']) == ['dublin', 'frankfurt']
     assert not [item for items in files['psk_peers'].values() for item in items if 'psk' in item]
+
+
+def test_a_mesh_built_by_hand_keeps_the_psks_its_interfaces_use(lab):
+    """No PSK file anywhere; the live interfaces agree on dublin+frankfurt and dublin+newyork, not on
+    frankfurt+newyork: the first two are taken from the interfaces, the third gets a fresh PSK."""
+    all_probes = probes(lab)
+    for probe in all_probes.values():
+        probe['psks'] = {}
+    same = {('dublin', 'frankfurt'): 'sha256:aaaa', ('dublin', 'newyork'): 'sha256:bbbb'}
+    for site, probe in all_probes.items():
+        probe['interface']['psk_fingerprints'] = dict(
+            (PUBLIC[peer], same.get(tuple(sorted((site, peer))), 'sha256:%s-%s' % (site, peer)))
+            for peer in SITES if peer != site)
+    result = plan.keys(lab['site_names'], all_probes)
+    assert result['psk_adopt'] == {'dublin': {'frankfurt': PUBLIC['frankfurt'], 'newyork': PUBLIC['newyork']},
+                                   'frankfurt': {'dublin': PUBLIC['dublin']}, 'newyork': {'dublin': PUBLIC['dublin']}}
+    assert result['psk_todo'] is True and result['psk_read'] == {}
+    files = plan.psk_files(lab['site_names'], all_probes, {}, list(SITES), result['psk_adopt'])
+    peers = files['psk_peers']
+    assert peers['dublin'] == [{'name': 'frankfurt', 'public_key': PUBLIC['frankfurt']},
+                               {'name': 'newyork', 'public_key': PUBLIC['newyork']}]
+    assert peers['frankfurt'][0] == {'name': 'dublin', 'public_key': PUBLIC['dublin']}
+    assert peers['frankfurt'][1]['name'] == 'newyork' and peers['frankfurt'][1]['psk'] == peers['newyork'][1]['psk']
+    # All pairs agreeing live: nothing left to generate, and the node plan takes them from the interface.
+    for probe in all_probes.values():
+        probe['interface']['psk_fingerprints'] = dict((key, 'sha256:same') for key in PUBLIC.values())
+    result = plan.keys(lab['site_names'], all_probes)
+    assert result['psk_todo'] is False and sorted(result['psk_adopt']) == sorted(SITES)
+    # A pair with a PSK file at one end is reconciled from the file, never adopted.
+    all_probes['dublin']['psks'] = {'frankfurt': {'fingerprint': 'sha256:file'}}
+    assert 'frankfurt' not in plan.keys(lab['site_names'], all_probes)['psk_adopt']['dublin']
