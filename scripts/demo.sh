@@ -15,6 +15,12 @@ if ((rc != 0)); then
   echo "the playbook failed (its output is above and in $log)"; exit "$rc"
 fi
 
+echo
+echo "== ansible-playbook wgmesh.wireguard.verify -i inventories/lab (the product's own check)"
+if ! ansible-playbook wgmesh.wireguard.verify -i inventories/lab 2>&1 | tee -a "$log"; then
+  echo "verify failed (its output is above and in $log)"; exit 1
+fi
+
 sites=(dublin frankfurt newyork)
 declare -A tunnel=([dublin]=10.99.0.1 [frankfurt]=10.99.0.2 [newyork]=10.99.0.3)
 declare -A lanhost=([dublin]=10.10.0.10 [frankfurt]=10.20.0.10 [newyork]=10.30.0.10)
@@ -25,7 +31,7 @@ cell() {  # site address
 }
 
 echo
-echo "== ping from each site (rows) to every other site's tunnel address and LAN host"
+echo "== and from outside Ansible: ping from each site (rows) to every other site's tunnel address and LAN host"
 printf '%-11s' ""; for to in "${sites[@]}"; do printf '%-14s%-14s' "$to" "$to-lan"; done; echo
 for from in "${sites[@]}"; do
   printf '%-11s' "$from"
