@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 
-.PHONY: bootstrap demo lab-up lab-down test unit lint sanity docs-lint molecule molecule-docker molecule-registry molecule-registry-docker bench bench-role bench-rotation-wan clean
+.PHONY: bootstrap demo lab-up lab-down test unit lint sanity units-ansible-test docs-lint molecule molecule-docker molecule-registry molecule-registry-docker bench bench-role bench-rotation-wan clean
 
 bootstrap:
 	@bash scripts/bootstrap-host.sh
@@ -21,7 +21,7 @@ lab-down:
 	@bash lab/lab.sh down
 
 ## All tests: units, lint, sanity, the docs as antsibull-docs reads them, and the real mesh in molecule.
-test: bootstrap unit lint sanity docs-lint molecule
+test: bootstrap unit lint sanity units-ansible-test docs-lint molecule
 
 unit:
 	python -m pytest -q tests/unit
@@ -30,7 +30,11 @@ lint:
 	ansible-lint --profile production --offline
 
 sanity:
-	bash scripts/sanity.sh
+	bash scripts/ansible-test.sh sanity
+
+## The unit tests as ansible-test runs them (in its own venv, from tests/unit/requirements.txt).
+units-ansible-test:
+	bash scripts/ansible-test.sh units
 
 docs-lint:
 	bash scripts/docs-lint.sh

@@ -3,7 +3,7 @@
 The values go through the same function as the role's first step (plugin_utils/plan.py `mesh`,
 which `site`, `validate`, `rotate` and the other playbooks run before any host is contacted), on
 the guide's three sites, one variable of Dublin (or of the whole mesh) at a time.
-tests/unit/plugin_utils/test_hostile_table.py checks that the file is current and that every
+tests/unit/plugins/plugin_utils/test_hostile_table.py checks that the file is current and that every
 hostile value is refused.
 
     python3 scripts/hostile-table.py [--check]
@@ -107,7 +107,7 @@ def markdown(results):
     lines = [
         '# Hostile values: what the preflight says',
         '',
-        'Written by `scripts/hostile-table.py` (checked by `tests/unit/plugin_utils/test_hostile_table.py`).',
+        'Written by `scripts/hostile-table.py` (checked by `tests/unit/plugins/plugin_utils/test_hostile_table.py`).',
         'Each role variable of `meta/argument_specs.yml` gets each value below, on the guide\'s three sites',
         '(Dublin\'s variable, or the mesh-wide one), and goes through the first step of every playbook',
         '(`plugin_utils/plan.py` `mesh`), before any host is contacted. "refused" means the run stops there',

@@ -76,7 +76,7 @@ options:
     type: list
     elements: dict
     default: []
-    version_added: 0.3.0
+    version_added: 0.2.0
     suboptions:
       name:
         description: The peer whose LAN it is (for the messages).
@@ -102,7 +102,7 @@ options:
     type: list
     elements: str
     default: []
-    version_added: 0.3.0
+    version_added: 0.2.0
 extends_documentation_fragment:
   - wgmesh.wireguard.attributes.read_only
 notes:

@@ -57,7 +57,7 @@ options:
         returned.
       - Ignored when the key file exists or the interface does not.
     type: str
-    version_added: 0.3.0
+    version_added: 0.2.0
 attributes:
   check_mode:
     support: full

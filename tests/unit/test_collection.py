@@ -10,6 +10,9 @@ import sys
 import tarfile
 
 import pytest
+from ansible_collections.wgmesh.wireguard.tests.unit.checkout import needs_checkout
+
+pytestmark = needs_checkout
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent

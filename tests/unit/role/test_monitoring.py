@@ -143,9 +143,7 @@ def test_writer_output_parses(writer):
 def rendered(tmp_path_factory):
     """The role's monitoring units and names file as the node plan renders them for Dublin
     (textfile mode, then exporter mode), written out under their template names."""
-    import sys
-    sys.path.insert(0, str(ROOT / "tests" / "unit" / "plan"))
-    import planfixtures as fx
+    from ansible_collections.wgmesh.wireguard.tests.unit.plugins.plan import planfixtures as fx
     out = tmp_path_factory.mktemp("rendered")
     for mode in ("textfile", "exporter"):
         opts = fx.options(wireguard_mesh_monitoring=mode, wireguard_mesh_monitoring_interval=15,
