@@ -2,9 +2,10 @@
 
 import os
 import re
+import subprocess
 import time
 
-from labtools import podman, site_playbook, spoofed_ping
+from labtools import ENV, podman, site_playbook, spoofed_ping
 
 SITES = {"wgmesh-dublin": "10.99.0.1", "wgmesh-frankfurt": "10.99.0.2", "wgmesh-newyork": "10.99.0.3"}
 TUNNEL_MTU = 1340  # lab WAN MTU 1400 - 60
@@ -105,3 +106,33 @@ def test_packets_for_the_tunnel_address_from_outside_the_tunnel_are_dropped():
     finally:
         assert podman("exec", "wgmesh-newyork", "nft", "-f", "/etc/wireguard/wgmesh-firewall.nft").returncode == 0
     assert spoofed_ping(IMAGE, *spoof) == (False, True)
+
+
+def echo_requests_from(site, source):
+    """Echo requests from ``source`` that arrived through the tunnel (the counter of the test's own table)."""
+    match = re.search(r"ip saddr %s icmp type echo-request counter packets (\d+)" % re.escape(source), ruleset(site))
+    return int(match.group(1)) if match else None
+
+
+def test_masquerade_hides_the_lan_hosts_behind_the_tunnel_address():
+    """wireguard_mesh_masquerade on: what Dublin's LAN host sends into the tunnel reaches Frankfurt
+    from Dublin's tunnel address; off again: from the LAN host's own address."""
+    counters = ("table inet masqtest {\n  chain pre {\n    type filter hook prerouting priority -300;\n"
+                '    iifname "wg0" ip saddr 10.99.0.1 icmp type echo-request counter\n'
+                '    iifname "wg0" ip saddr 10.10.0.10 icmp type echo-request counter\n  }\n}\n')
+    load = subprocess.run(["podman", "exec", "-i", "wgmesh-frankfurt", "nft", "-f", "-"], input=counters, text=True,
+                          capture_output=True, env=ENV, check=False)
+    assert load.returncode == 0, load.stderr
+    try:
+        site_playbook("-e", "wireguard_mesh_masquerade=true")
+        assert "masquerade" in ruleset("wgmesh-dublin")
+        assert podman("exec", "wgmesh-dublin-lan", "ping", "-c", "3", "-w", "5", "10.20.0.10").returncode == 0
+        assert echo_requests_from("wgmesh-frankfurt", "10.99.0.1") >= 3
+        assert echo_requests_from("wgmesh-frankfurt", "10.10.0.10") == 0
+        site_playbook()
+        assert "masquerade" not in ruleset("wgmesh-dublin")
+        assert podman("exec", "wgmesh-dublin-lan", "ping", "-c", "3", "-w", "5", "10.20.0.10").returncode == 0
+        assert echo_requests_from("wgmesh-frankfurt", "10.10.0.10") >= 3
+    finally:
+        podman("exec", "wgmesh-frankfurt", "nft", "delete", "table", "inet", "masqtest")
+        site_playbook()

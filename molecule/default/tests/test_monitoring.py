@@ -4,7 +4,10 @@ node_exporter on a site serves the role's textfile metrics; a scrape from anothe
 shows one wireguard_peer_last_handshake_seconds series per peer, named after its site, recent,
 and no secret. Then one pair's UDP is blocked with nft in both directions: health.yml reports
 that pair stale (default threshold, 180 s) within 180 s + the timer interval and exits non-zero;
-after unblocking, it reports the mesh healthy again. Last, monitoring set back to none removes
+after unblocking, it reports the mesh healthy again. Meanwhile a real Prometheus server (Debian's
+package, on the host) scrapes the sites' node_exporters and evaluates the shipped alert rules:
+WireGuardPeerHandshakeStale fires for the blocked pair at both ends, then resolves. Last,
+monitoring set back to none removes
 the timer, its unit and the metrics file, and a further run changes nothing.
 
 Works against any lab: WGMESH_LAB (container prefix, default wgmesh) and WGMESH_LAB_INVENTORY
@@ -21,6 +24,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -96,6 +100,60 @@ def public_key(site):
     return podman("exec", site, "wg", "show", "wg0", "public-key").stdout.strip()
 
 
+PROMETHEUS = "127.0.0.1:19090"  # not the packaged service's port, which bootstrap leaves disabled
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory, lab):
+    """Prometheus scraping the lab sites' node_exporters every 5 s with the collection's rules."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is not installed: scripts/bootstrap-host.sh installs Debian's package"
+    directory = tmp_path_factory.mktemp("prometheus")
+    config = directory / "prometheus.yml"
+    config.write_text(json.dumps({
+        "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+        "rule_files": [str(ROOT / "files" / "prometheus" / "wireguard_mesh.rules.yml")],
+        "scrape_configs": [{"job_name": "node", "static_configs": [
+            {"targets": ["%s:9100" % wan for wan, _tunnel in lab.values()]}]}],
+    }))
+    log = open(directory / "prometheus.log", "w")
+    proc = subprocess.Popen([binary, "--config.file", str(config), "--storage.tsdb.path", str(directory / "data"),
+                             "--web.listen-address", PROMETHEUS], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while not [t for t in prometheus_api("targets")["activeTargets"] if t["health"] == "up"] \
+                or len(prometheus_api("targets")["activeTargets"]) < len(lab):
+            assert proc.poll() is None and time.time() < deadline, (directory / "prometheus.log").read_text()[-2000:]
+            time.sleep(1)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def prometheus_api(path):
+    try:
+        with urllib.request.urlopen("http://%s/api/v1/%s" % (PROMETHEUS, path), timeout=5) as response:
+            return json.loads(response.read().decode())["data"]
+    except OSError:
+        return {"activeTargets": [], "alerts": []}
+
+
+def stale_alerts():
+    """{(instance address, peer name)} of the firing WireGuardPeerHandshakeStale alerts."""
+    return set((alert["labels"]["instance"].split(":")[0], alert["labels"].get("name"))
+               for alert in prometheus_api("alerts")["alerts"]
+               if alert["labels"]["alertname"] == "WireGuardPeerHandshakeStale" and alert["state"] == "firing")
+
+
+def wait_until(predicate, timeout):
+    deadline = time.time() + timeout
+    while not predicate() and time.time() < deadline:
+        time.sleep(2)
+    return predicate()
+
+
 def nft(site, script):
     """Run an nft script in a site's network namespace: the host's nft through nsenter, else the
     container's own."""
@@ -162,12 +220,13 @@ def test_node_exporter_serves_one_recent_series_per_peer_without_secrets(lab):
         assert check.returncode == 0 and check.stdout.strip() == "644", (path, check.stdout, check.stderr)
 
 
-def test_health_reports_a_blocked_pair_stale_then_recovers(lab):
+def test_health_reports_a_blocked_pair_stale_then_recovers(lab, prometheus):
     names = list(lab)
     a, b = names[0], names[1]
     ok = health()
     assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
     assert ok.stdout.startswith("wgmesh health OK: %d sites" % len(names)), ok.stdout
+    assert stale_alerts() == set()
 
     key_a, key_b = public_key(a), public_key(b)
     try:
@@ -200,6 +259,10 @@ def test_health_reports_a_blocked_pair_stale_then_recovers(lab):
         text = scrape(names[-1], lab[a][0])
         value = [v for labels, v in series(text, "wireguard_peer_last_handshake_seconds") if labels["name"] == b]
         assert value and time.time() - value[0] > THRESHOLD
+        # And Prometheus fires the shipped alert for the pair at both ends (a timer run, a scrape
+        # and an evaluation after the threshold), for no other pair.
+        pair = {(lab[a][0], b), (lab[b][0], a)}
+        assert wait_until(lambda: stale_alerts() == pair, TIMER_INTERVAL + 30), stale_alerts()
     finally:
         unblock(a)
 
@@ -213,6 +276,7 @@ def test_health_reports_a_blocked_pair_stale_then_recovers(lab):
         time.sleep(5)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert "wgmesh health OK" in healthy.stdout
+    assert wait_until(lambda: stale_alerts() == set(), TIMER_INTERVAL + 30), stale_alerts()  # resolved
 
 
 def test_monitoring_none_removes_the_timer_and_the_metrics(lab):
