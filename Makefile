@@ -29,8 +29,10 @@ unit:
 lint:
 	ansible-lint --profile production --offline
 
+## On the newest ansible-core (.venv) and on the oldest the collection supports (.venv-oldest).
 sanity:
 	bash scripts/ansible-test.sh sanity
+	VENV=$(CURDIR)/.venv-oldest bash scripts/ansible-test.sh sanity
 
 ## The unit tests as ansible-test runs them (in its own venv, from tests/unit/requirements.txt).
 units-ansible-test:

@@ -22,21 +22,20 @@ if ((${#missing[@]})); then
   fi
 fi
 
-if [[ ! -x .venv/bin/python || requirements.txt -nt .venv/.installed ]]; then
-  echo "bootstrap: creating .venv from requirements.txt"
-  python3 -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -r requirements.txt
-  touch .venv/.installed
-fi
-
-if [[ ! -x .venv-docs/bin/python || requirements-docs.txt -nt .venv-docs/.installed ]]; then
-  echo "bootstrap: creating .venv-docs from requirements-docs.txt"
-  python3 -m venv .venv-docs
-  .venv-docs/bin/pip install -q --upgrade pip
-  .venv-docs/bin/pip install -q -r requirements-docs.txt
-  touch .venv-docs/.installed
-fi
+make_venv() {  # directory requirements-file
+  local dir=$1 requirements=$2
+  if [[ ! -x $dir/bin/python || $requirements -nt $dir/.installed ]]; then
+    echo "bootstrap: creating $dir from $requirements"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q --upgrade pip
+    "$dir/bin/pip" install -q -r "$requirements"
+    touch "$dir/.installed"
+  fi
+}
+make_venv .venv requirements.txt
+make_venv .venv-docs requirements-docs.txt
+# The oldest ansible-core the collection supports (meta/runtime.yml), for its sanity tests.
+make_venv .venv-oldest requirements-oldest.txt
 
 # The collection is used by its FQCN from a checkout: expose the repo as
 # ansible_collections/wgmesh/wireguard.
