@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 
-.PHONY: bootstrap demo lab-up lab-down test unit lint sanity units-ansible-test docs-lint molecule molecule-docker molecule-registry molecule-registry-docker bench bench-role bench-rotation-wan clean
+.PHONY: bootstrap demo lab-up lab-down test unit lint sanity units-ansible-test docs-lint molecule molecule-docker molecule-registry molecule-registry-docker bench bench-role bench-rotation-wan ee docs-site clean
 
 bootstrap:
 	@bash scripts/bootstrap-host.sh
@@ -21,7 +21,7 @@ lab-down:
 	@bash lab/lab.sh down
 
 ## All tests: units, lint, sanity, the docs as antsibull-docs reads them, and the real mesh in molecule.
-test: bootstrap unit lint sanity units-ansible-test docs-lint molecule
+test: bootstrap unit lint sanity units-ansible-test docs-lint docs-site molecule
 
 unit:
 	python -m pytest -q tests/unit
@@ -65,6 +65,15 @@ bench: bootstrap
 	python benchmarks/bench_mesh_model.py
 
 ## The role on the lab: 3 and 10 sites, first converge and idempotent re-run.
+## The documentation site (HTML) from antsibull-docs and Sphinx, in build/docs-site/build/html.
+docs-site: bootstrap
+	bash scripts/docs-site.sh
+
+## The execution environment (execution-environment.yml) built with ansible-builder, and the site
+## playbook run from inside it against the lab with ansible-runner, twice (the second changes nothing).
+ee: lab-up
+	@bash scripts/ee.sh
+
 bench-role: bootstrap
 	python benchmarks/bench_role.py
 

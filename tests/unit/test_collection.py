@@ -54,10 +54,12 @@ def test_tarball_holds_what_users_need_and_nothing_of_the_lab(installed):
     members = installed["members"]
     for needed in ["LICENSE", "README.md", "requirements.yml", "meta/runtime.yml", "changelogs/changelog.yaml",
                    "roles/wireguard_mesh/meta/argument_specs.yml", "playbooks/site.yml", "inventories/example/hosts.yml",
-                   "docs/architecture.md", "plugins/modules/wg_peer.py", "plugins/action/mesh_plan.py"]:
+                   "docs/architecture.md", "plugins/modules/wg_peer.py", "plugins/action/mesh_plan.py", "CHANGELOG.rst",
+                   "meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt"]:
         assert needed in members, needed
     development = ("molecule/", "tests/", "scripts/", "benchmarks/", "lab/", "inventories/lab/", "inventories/lab-nat/", ".config/",
-                   "changelogs/fragments/", "Makefile", "requirements.txt", "requirements-docs.txt", "ansible.cfg")
+                   "changelogs/fragments/", "Makefile", "requirements.txt", "requirements-docs.txt", "ansible.cfg",
+                   "requirements-oldest.txt", "requirements-ee.txt", "execution-environment.yml")
     assert [m for m in members if m.startswith(development) or m in development or "__pycache__" in m] == []
     assert "GNU GENERAL PUBLIC LICENSE" in (installed["root"] / "LICENSE").read_text()
     manifest = json.loads((installed["root"] / "MANIFEST.json").read_text())["collection_info"]
