@@ -185,15 +185,23 @@ def main():
     parser.add_argument("--sites", type=int, nargs="+", default=[3, 10])
     parser.add_argument("--no-rotation", dest="rotation", action="store_false", help="skip the rotation timings")
     args = parser.parse_args()
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORKS="10", ANSIBLE_PIPELINING="1",
+    # ansible-playbook of the Python running this (the project's venv), also when run outside make.
+    path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    env = dict(os.environ, PATH=path, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+               CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"), ANSIBLE_FORKS="10", ANSIBLE_PIPELINING="1",
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
     results = []
     try:
         for sites in args.sites:
             print("benchmarking %d sites ..." % sites, flush=True)
             results.append(bench(sites, env, args.rotation))
+            # Written after each size: a failure at 50 sites keeps the figures of the others.
+            write_results(results)
     finally:
         run(["bash", "lab/lab.sh", "down"])
+
+
+def write_results(results):
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "role.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [
@@ -227,8 +235,7 @@ def main():
         % (time.strftime("%Y-%m-%d"), os.cpu_count(),
            ", ".join("%.2f (%d sites)" % (r["load_before"], r["sites"]) for r in results), table, results[-1]["sites"],
            ", ".join(results[-1]["rerun_fact_subsets"]) or "none", rounds))
-    print(table)
-    print("re-run rounds:\n" + rounds)
+    print(table, flush=True)
 
 
 if __name__ == "__main__":

@@ -433,7 +433,7 @@ def _system(module, params):
     bins = dict((name, module.get_bin_path(command)) for name, command in TOOLS)
     for command in ('ip', 'systemctl', 'selinuxenabled'):
         bins[command] = module.get_bin_path(command)
-    state = dict(os=read_os(), kernel=kernel_wireguard(module, bins['ip']),
+    state = dict(os=read_os(), python=sys.executable, kernel=kernel_wireguard(module, bins['ip']),
                  tools=dict((name, bins[name] is not None) for name, _command in TOOLS))
     state.update(services(module, bins, params['interface'], params['services']))
     # A relative path is inside config_dir; the result names the full path.

@@ -244,6 +244,11 @@ kernel:
   returned: O(scope=full)
   type: bool
   sample: true
+python:
+  description: The Python interpreter running the module (the one the role's scripts run with).
+  returned: O(scope=full)
+  type: str
+  sample: /usr/bin/python3
 tools:
   description: Which tools are installed (found on the C(PATH) or in the C(sbin) directories).
   returned: O(scope=full)

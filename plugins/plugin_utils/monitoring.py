@@ -96,11 +96,15 @@ def monitoring_plan(probe, options, os_vars, node, script=None):
     plan['files'] = ([('peers.names.j2', plan['names_path'], '0644', None)]
                      + [(_template(unit, interface), os.path.join(UNIT_DIR, unit), '0644', None) for unit in units])
     plan['paths'] = [entry[1] for entry in plan['files']] + [item['path'] for item in plan['copies']]
-    services = probe.get('services') or {}
-    plan['inactive'] = [unit for unit in plan['start']
-                        if (services.get(unit) or {}).get('enabled') != 'enabled'
-                        or (services.get(unit) or {}).get('active') != 'active']
+    plan['inactive'] = inactive(probe, plan['start'])
     return plan
+
+
+def inactive(probe, units):
+    """The ``units`` the probe did not find both enabled and active."""
+    services = probe.get('services') or {}
+    return [unit for unit in units if (services.get(unit) or {}).get('enabled') != 'enabled'
+            or (services.get(unit) or {}).get('active') != 'active']
 
 
 def option_problems(site, options):

@@ -24,13 +24,14 @@ from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.firewall import NFT_DROPIN, firewall_plan
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.monitoring import monitoring_plan
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.psk_plan import psk_peer
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.refresh import post_up as refresh_post_up, refresh_plan
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.render import file_state
 
 SYSCTL_PATH = '/etc/sysctl.d/99-wireguard.conf'
 TOOLS = ('wg', 'wg_quick', 'wireguard_go')
 # The converge steps, in the order tasks/converge.yml runs them.
 STEPS = ('install', 'psk', 'files', 'selinux', 'sysctl', 'firewall', 'ufw', 'takeover',
-         'monitoring_leftovers', 'monitoring', 'service', 'restart', 'mtu')
+         'monitoring_leftovers', 'monitoring', 'service', 'restart', 'mtu', 'refresh_leftovers', 'refresh')
 
 
 class NodeError(ValueError):
@@ -214,11 +215,15 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
                        + ['wg set %%i private-key %s' % shlex.quote(where['key'])])
     node['post_down'] = node['firewall']['post_down']
     node['monitoring'] = monitoring_plan(probe, options, os_vars, node, renderer.role_file('wireguard-mesh-textfile.sh'))
+    node['refresh'] = refresh_plan(probe, options, node, renderer.role_file('wireguard-mesh-endpoints.py'))
+    node['post_up'] += refresh_post_up(node['refresh'])
     files = [_file(renderer, 'wg-quick.conf.j2', node, where['config'], '0600', config_file_check(interface)),
              _file(renderer, 'sysctl.conf.j2', node, SYSCTL_PATH, '0644')]
     files += [_file(renderer, template, node, path, mode, check)
-              for template, path, mode, check in node['firewall']['files'] + node['monitoring']['files']]
-    files += [dict(item, state=file_state(item['content'], item['mode'])) for item in node['monitoring']['copies']]
+              for template, path, mode, check in (node['firewall']['files'] + node['monitoring']['files']
+                                                  + node['refresh']['files'])]
+    files += [dict(item, state=file_state(item['content'], item['mode']))
+              for item in node['monitoring']['copies'] + node['refresh']['copies']]
     node['config_file'] = files[0]
     present = probe.get('files') or {}
     node['writes'] = [item for item in files if present.get(item['path']) != item['state']]
@@ -228,6 +233,7 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     monitoring['units_written'] = bool(written & set(os.path.join('/etc/systemd/system', u) for u in monitoring['units']))
     monitoring['restart'] = [unit for unit in monitoring['start']
                              if unit == 'wireguard-exporter.service' and written & set(monitoring['paths'])]
+    node['refresh']['units_written'] = bool(written & set(node['refresh']['paths']))
     live_sysctls = probe.get('sysctls') or {}
     node['sysctl_apply'] = [item for item in node['sysctls'] if live_sysctls.get(item['key']) != item['value']]
     service = probe.get('service') or {}
@@ -322,5 +328,8 @@ def _steps(node, probe, written, psk_writes, peer_names, adopted):
         'restart': node['restart'],
         'mtu': node['mtu_apply'],
         'takeover': bool(node['takeover_rules']),
+        'refresh_leftovers': bool(node['refresh']['leftovers']),
+        'refresh': bool(node['refresh']['units']) and (bool(written & set(node['refresh']['paths']))
+                                                       or bool(node['refresh']['inactive'])),
     }
     return [step for step in STEPS if todo[step]]

@@ -25,7 +25,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model, psk_plan
-from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.monitoring import all_units, option_problems
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import monitoring, refresh
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.firewall import role_files
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.node import SYSCTL_PATH
 from ansible_collections.wgmesh.wireguard.plugins.inventory.sites import is_sites_data_file
@@ -176,19 +176,20 @@ def _site_option_problems(names, hostvars, role_defaults, spec):
         problems += ["site '%s': %s (see ansible-doc -t role wgmesh.wireguard.wireguard_mesh)." % (name, _readable(error))
                      for error in errors]
         if not errors:
-            problems += unsafe_option_problems(name, options) + option_problems(name, options)
+            problems += (unsafe_option_problems(name, options) + monitoring.option_problems(name, options)
+                         + refresh.option_problems(name, options))
     return problems
 
 
 def watch(interface):
     """What the probe reports: the role's files (relative paths are inside the config dir),
-    its units, the monitoring services and the sysctls."""
-    units = all_units(interface)
+    its units, the state of its timers and services (and node_exporter's) and the sysctls."""
+    units = monitoring.all_units(interface) + refresh.units(interface)
     files = (['%s.conf' % interface] + role_files(interface)
-             + ['%s.peers.names' % interface, SYSCTL_PATH, '/usr/local/sbin/wireguard-mesh-textfile']
+             + ['%s.peers.names' % interface, SYSCTL_PATH, monitoring.TEXTFILE_SCRIPT, refresh.SCRIPT]
              + ['/etc/systemd/system/' + unit for unit in units])
-    return {'files': files, 'units': units, 'services': [units[0], units[2]] + list(WATCHED_SERVICES),
-            'sysctls': list(SYSCTLS)}
+    services = [unit for unit in units if unit.endswith('.timer')] + [monitoring.EXPORTER_UNIT]
+    return {'files': files, 'units': units, 'services': services + list(WATCHED_SERVICES), 'sysctls': list(SYSCTLS)}
 
 
 def mesh(names, hostvars, play_values, role_defaults, spec):

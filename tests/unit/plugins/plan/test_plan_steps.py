@@ -25,7 +25,10 @@ def test_the_lab_mesh(lab):
     assert lab['settings'] == {'network': '10.99.0.0/24', 'network6': '', 'interface': 'wg0', 'keepalive': 25, 'mtu': 0}
     assert 'wg0.conf' in lab['watch']['files'] and '/etc/sysctl.d/99-wireguard.conf' in lab['watch']['files']
     assert lab['watch']['units'] == ['wireguard-mesh-textfile-wg0.timer', 'wireguard-mesh-textfile-wg0.service',
-                                     'wireguard-exporter.service']
+                                     'wireguard-exporter.service', 'wireguard-mesh-endpoints-wg0.timer',
+                                     'wireguard-mesh-endpoints-wg0.service']
+    assert lab['watch']['services'][:3] == ['wireguard-mesh-textfile-wg0.timer', 'wireguard-mesh-endpoints-wg0.timer',
+                                            'wireguard-exporter.service']
 
 
 @pytest.mark.parametrize('var,value,message', [
