@@ -18,6 +18,7 @@ import shlex
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import split_endpoint
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.firewall_tag import role_tag
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.model import quote_names
 
 PYTHON_CHECK = "python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' %s"
 XML_CHECK = "python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' %s"
@@ -101,6 +102,23 @@ def peer_ips(peers):
     return [str(a) for a in sorted(v4)], [str(a) for a in sorted(v6)]
 
 
+def _ip_version(host):
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return None  # a DNS name, or no endpoint
+
+
+def other_family_peers(endpoint, peers):
+    """The peers whose endpoint is an IP address of the other family than this site's own endpoint
+    ``endpoint``: they reach this site from an address of its family that no endpoint names."""
+    own = _ip_version(endpoint or '')
+    if own is None:
+        return []
+    return sorted(peer['name'] for peer in peers if peer.get('endpoint')
+                  and _ip_version(split_endpoint(peer['endpoint'])[0]) not in (None, own))
+
+
 def ufw_rules(node, restrict, ips4):
     port = str(node['port'])
     if restrict:
@@ -126,7 +144,23 @@ def firewall_plan(site, probe, options, os_vars, node):
             "wireguard_mesh_firewall to none." % (site, ', '.join(probe['iptables_drop']), node['interface'],
                                                   node['port'], node['interface']))
     restrict = bool(options['wireguard_mesh_firewall_restrict_sources'])
+    mixed = other_family_peers(options['wireguard_mesh_endpoint'], node['peers']) if restrict else []
+    if mixed:
+        own = _ip_version(options['wireguard_mesh_endpoint'])
+        raise FirewallError(
+            "site '%s': wireguard_mesh_firewall_restrict_sources accepts the WireGuard port only from the peers' "
+            "endpoint addresses, but this site's endpoint is IPv%d, that of %s IPv%d: they reach this site from IPv%d "
+            "addresses that no endpoint names, and the rule would drop them. Give these sites endpoints of one "
+            "family, or set wireguard_mesh_firewall_restrict_sources to false."
+            % (site, own, quote_names(mixed), 6 if own == 4 else 4, own))
     ips4, ips6 = peer_ips(node['peers'])
+    if restrict and ips6 and backend in ('firewalld', 'ufw', 'iptables'):
+        raise FirewallError(
+            "site '%s': wireguard_mesh_firewall_restrict_sources with the %s backend restricts IPv4 sources only, "
+            "and peers have IPv6 endpoints (%s): %s. Use the nftables backend (wireguard_mesh_firewall: nftables), "
+            "or set wireguard_mesh_firewall_restrict_sources to false."
+            % (site, backend, ', '.join(ips6), 'ip6tables gets no rule, nothing restricts them' if backend == 'iptables'
+               else 'the restriction would drop them'))
     config_dir = node['paths']['config_dir']
     plan = {
         'backend': backend,

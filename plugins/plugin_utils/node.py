@@ -132,6 +132,19 @@ def included_peers(site, peers, public_keys, probe, reached):
     return kept, left
 
 
+def tunnel_pings(mesh, answering):
+    """The tunnel addresses of the peers that answer: both of a dual-stack peer, so that the
+    IPv6 tunnel is checked too where no IPv6 LAN is."""
+    by_name = dict((entry['name'], entry) for entry in mesh['sites'])
+    addresses = []
+    for peer in answering:
+        entry = by_name[peer['name']]
+        addresses.append(entry['address'])
+        if entry.get('address6'):
+            addresses.append(str(ipaddress.ip_address(entry['address6'])))
+    return addresses
+
+
 def lan_checks(mesh, answering):
     """What verify checks towards each LAN of the peers that answer: the first hop must be the
     peer's tunnel address of the LAN's family, and its probe hosts on that LAN must answer."""
@@ -199,7 +212,7 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
         'peers_left_out': left_out,
         'psk_peers': [psk_peer(peer['name'], {}, adopted) for peer in all_peers],
         'psk_restore_from': interface if adopted else '',
-        'ping': [peer['allowed_ips'][0].split('/')[0] for peer in answering],
+        'ping': tunnel_pings(mesh, answering),
         # Sites not reached this run stay peers (with the key their peers hold) but are not checked.
         'unreached_peers': sorted(peer['name'] for peer in peers if peer['name'] not in reached),
         'lan_checks': lan_checks(mesh, answering),

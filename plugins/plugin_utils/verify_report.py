@@ -15,14 +15,17 @@ from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import e
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.handshake import HealthError
 
 
-def _tunnel_address(peer):
-    return peer['allowed_ips'][0].split('/')[0]
+def _host_routes(peer):
+    """The addresses of the peer's /32 and /128 AllowedIPs: its tunnel addresses (and a LAN of
+    one host, which verify does not ping as a tunnel address)."""
+    return set(cidr.split('/')[0] for cidr in peer['allowed_ips'] if cidr.endswith(('/32', '/128')))
 
 
 def _direction(site, peer, result):
     """One direction: what ``site`` measured towards ``peer`` (a node plan peer)."""
     name = peer['name']
-    address = _tunnel_address(peer)
+    hosts_routed = _host_routes(peer)
+    silent = [address for address in result.get('unanswered') or [] if address in hosts_routed]
     live = dict((p.get('public_key'), p) for p in result.get('peers') or [])
     seen = live.get(peer['public_key'])
     lans = [entry for entry in result.get('lans') or [] if entry.get('name') == name]
@@ -30,14 +33,15 @@ def _direction(site, peer, result):
     row = {
         'site': site,
         'peer': name,
-        'tunnel': address not in (result.get('unanswered') or []),
+        'tunnel': not silent,
         'handshake_age': seen.get('latest_handshake_age') if seen else None,
         'handshake': bool(seen and not seen.get('handshake_never') and seen.get('latest_handshake')),
         'direct': all(entry.get('direct') for entry in lans) if lans else None,
         'first_hops': dict((entry['lan'], entry.get('first_hop')) for entry in lans),
         'lan_hosts': dict(hosts),
         'problems': [text for text in result.get('problems') or []
-                     if text.startswith(name + ':') or text.startswith(name + ' LAN') or text.endswith(' ' + address)],
+                     if text.startswith(name + ':') or text.startswith(name + ' LAN')
+                     or any(text.endswith(' ' + address) for address in hosts_routed)],
     }
     if result.get('failed') and 'problems' not in result:  # the check itself could not run on the site
         row['problems'].append(str(result.get('msg') or 'wg_info failed'))

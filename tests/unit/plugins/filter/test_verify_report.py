@@ -128,3 +128,14 @@ def test_a_site_whose_check_could_not_run_fails_with_its_message():
     report = verify_report(SITES, results, PEERS)
     assert not report['ok'] and report['lines'][2] == 'frankfurt  FAIL    -          FAIL'
     assert 'frankfurt -> dublin ("wg show wg0 dump" failed (rc=1): Unable to access interface)' in report['summary']
+
+
+def test_a_dual_stack_pair_whose_ipv6_tunnel_is_silent_fails():
+    peers = dict((site, [dict(peer, allowed_ips=[peer['allowed_ips'][0], 'fd99::%s/128' % peer['name'][0],
+                                                 peer['allowed_ips'][1]]) for peer in PEERS[site]]) for site in SITES)
+    results = dict((s, healthy(s)) for s in SITES)
+    results['dublin']['unanswered'] = ['fd99::f']
+    results['dublin']['problems'] = ['no answer from fd99::f']
+    report = verify_report(SITES, results, peers)
+    assert not report['ok'] and report['lines'][1] == 'dublin     -       FAIL       ok'
+    assert 'failed: dublin -> frankfurt (no answer from fd99::f)' in report['summary']

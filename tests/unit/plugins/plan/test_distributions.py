@@ -219,6 +219,23 @@ def test_firewalld_port_only_from_the_peer_set_when_restricted(lab):
     assert sorted(e.text for e in xml["ipset"].iter("entry")) == ["10.249.0.12", "10.249.0.13"]
 
 
+@pytest.mark.parametrize("name,firewall,why", [
+    ("rhel9", "auto", "the restriction would drop them"), ("ubuntu2404", "auto", "the restriction would drop them"),
+    ("ubuntu2404", "iptables", "ip6tables gets no rule, nothing restricts them")])
+def test_restricted_sources_with_ipv6_peers_need_the_nftables_backend(name, firewall, why):
+    """These backends' rules name IPv4 sources only (nftables has a set of each family)."""
+    v6 = mesh(frankfurt={"wireguard_mesh_endpoint": "fd77:249::12"}, newyork={"wireguard_mesh_endpoint": "fd77:249::13"})
+    with pytest.raises(FirewallError, match=r"site 'dublin': wireguard_mesh_firewall_restrict_sources with the \w+ backend "
+                                            r"restricts IPv4 sources only, and peers have IPv6 endpoints "
+                                            r"\(fd77:249::12, fd77:249::13\): %s" % why):
+        node_of("dublin", v6, probe_of(name), options(wireguard_mesh_firewall=firewall,
+                                                      wireguard_mesh_firewall_restrict_sources=True))
+    node = node_of("dublin", v6, probe_of(name), options(wireguard_mesh_firewall="nftables",
+                                                         wireguard_mesh_firewall_restrict_sources=True))
+    rules = [item["content"] for item in node["writes"] if item["path"].endswith(".nft")][0]
+    assert "elements = { fd77:249::12, fd77:249::13 }" in rules
+
+
 @pytest.mark.parametrize("firewalld,present,reload", [
     ("active", list(FIREWALLD.values()), True),
     ("inactive", list(FIREWALLD.values()), False),  # firewalld loads the files it finds when it starts

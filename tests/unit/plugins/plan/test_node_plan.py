@@ -207,6 +207,24 @@ def test_restricted_sources_list_the_peers_endpoint_addresses(lab):
     assert 'udp dport 51820 counter drop comment "wgmesh: not a site of the mesh"' in rules
 
 
+@pytest.mark.parametrize('own,peer,same', [('10.249.0.11', 'fd77:249::12', '10.249.0.13'),
+                                           ('fd77:249::11', '10.249.0.12', 'fd77:249::13')])
+def test_restricted_sources_refused_when_a_peer_reaches_the_site_from_the_other_family(own, peer, same):
+    """The peer's packets come from an address of the site's family that no endpoint names (in the lab,
+    with every site restricted, no handshake crossed such a pair)."""
+    mixed = mesh(dublin={'wireguard_mesh_endpoint': own}, frankfurt={'wireguard_mesh_endpoint': peer},
+                 newyork={'wireguard_mesh_endpoint': same})
+    restricted = options(wireguard_mesh_firewall_restrict_sources=True, wireguard_mesh_endpoint=own)
+    version, other = (4, 6) if '.' in own else (6, 4)
+    with pytest.raises(FirewallError, match=r"site 'dublin': .* this site's endpoint is IPv%d, that of 'frankfurt' IPv%d: "
+                                            r"they reach this site from IPv%d addresses" % (version, other, version)):
+        node_of('dublin', mixed, fresh_probe('dublin'), restricted)
+    # Unrestricted, or a site without an endpoint of its own (it starts every session): accepted.
+    assert node_of('dublin', mixed, fresh_probe('dublin'), options(wireguard_mesh_endpoint=own))['firewall']
+    assert node_of('dublin', mesh(dublin={'wireguard_mesh_endpoint': ''}, frankfurt={'wireguard_mesh_endpoint': peer}),
+                   fresh_probe('dublin'), options(wireguard_mesh_firewall_restrict_sources=True))['firewall']
+
+
 def test_sysctls_and_ipv6_forwarding_only_for_a_dual_stack_mesh(lab):
     node = node_of('dublin', lab, fresh_probe('dublin'))
     assert [item['key'] for item in node['sysctls']] == [
@@ -265,3 +283,10 @@ def test_a_site_of_a_mesh_built_by_hand_writes_its_psk_files_from_its_interface(
     assert node['psk_peers'] == [{'name': 'frankfurt', 'public_key': PUBLIC['frankfurt']},
                                  {'name': 'newyork', 'public_key': PUBLIC['newyork']}]
     assert node_of('dublin', lab, converged_probe('dublin', lab))['psk_restore_from'] == ''
+
+
+def test_verify_pings_both_tunnel_addresses_of_a_dual_stack_peer():
+    dual = mesh(**dict((name, {'wireguard_mesh_network6': 'fd99::/64', 'wireguard_mesh_address6': 'fd99:0::%d' % n})
+                       for n, name in enumerate(SITES, 1)))
+    assert node_of('dublin', dual, fresh_probe('dublin'))['ping'] == ['10.99.0.2', 'fd99::2', '10.99.0.3', 'fd99::3']
+    assert node_of('dublin', mesh(), fresh_probe('dublin'))['ping'] == ['10.99.0.2', '10.99.0.3']
