@@ -64,7 +64,6 @@ molecule-registry-docker: bootstrap
 bench: bootstrap
 	python benchmarks/bench_mesh_model.py
 
-## The role on the lab: 3 and 10 sites, first converge and idempotent re-run.
 ## The documentation site (HTML) from antsibull-docs and Sphinx, in build/docs-site/build/html.
 docs-site: bootstrap
 	bash scripts/docs-site.sh
@@ -74,6 +73,8 @@ docs-site: bootstrap
 ee: lab-up
 	@bash scripts/ee.sh
 
+## The role on the lab at 3, 10, 25 and 50 sites: first converge, re-runs, rounds, tasks per host,
+## memory, verify and rotation, to benchmarks/results/role.md (about 50 minutes; the lab is removed).
 bench-role: bootstrap
 	python benchmarks/bench_role.py
 

@@ -182,7 +182,7 @@ def bench(sites, env, with_rotation):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sites", type=int, nargs="+", default=[3, 10])
+    parser.add_argument("--sites", type=int, nargs="+", default=[3, 10, 25, 50])
     parser.add_argument("--no-rotation", dest="rotation", action="store_false", help="skip the rotation timings")
     args = parser.parse_args()
     # ansible-playbook of the Python running this (the project's venv), also when run outside make.

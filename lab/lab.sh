@@ -186,6 +186,20 @@ raise_inotify_instances() {  # site count
   echo "lab: $key raised from $have to $need for $1 sites"
 }
 
+# The kernel's neighbour tables are shared by all network namespaces: every site holds every
+# other site's WAN address, so N sites need about N*N entries, past the default limit of 1024
+# at 32 sites ("neighbor table overflow": SSH and tunnels time out on the lab WAN).
+raise_neighbour_limits() {  # site count
+  local need=$((4 * $1 * $1)) family level key
+  for family in ipv4 ipv6; do
+    for level in 1 2 3; do
+      key=net.$family.neigh.default.gc_thresh$level
+      (($(sysctl -n "$key") >= need * level / 4)) || sysctl -qw "$key=$((need * level / 4))" ||
+        { echo "lab: $1 sites need $key >= $((need * level / 4))" >&2; exit 1; }
+    done
+  done
+}
+
 cmd_up() {
   local count=3 lan_hosts=1
   for arg in "$@"; do
@@ -196,6 +210,7 @@ cmd_up() {
   done
   ((count >= 1 && count <= 50)) || { echo "lab: up takes 1 to 50 sites, not $count" >&2; exit 2; }
   raise_inotify_instances "$count"
+  raise_neighbour_limits "$count"
   local suite
   for suite in $(for i in $(seq 1 "$count"); do site_image "$i"; done | sed 's/.*://' | sort -u); do
     "$here/build-image.sh" "$suite"
