@@ -8,7 +8,7 @@ stays unreachable until the peer is set again. A site with a peer whose endpoint
 gets a script and a systemd timer that re-resolve those names and set the endpoint of a peer
 whose address changed and whose session is not alive (the script's docstring says why); the
 config names them in a comment, so that wg-quick never resolves them. A site
-without such a peer (or with ``off``) has no timer; one it had before is removed, as the
+without such a peer (or with ``never``) has no timer; one it had before is removed, as the
 monitoring units are, only when it carries the role's marker line.
 """
 

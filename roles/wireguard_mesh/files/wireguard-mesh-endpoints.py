@@ -96,7 +96,10 @@ def main(interface, config):
             continue
         if not endpoints or current in endpoints:
             continue
-        subprocess.run(['wg', 'set', interface, 'peer', key, 'endpoint', endpoints[0]], check=True)
+        if subprocess.run(['wg', 'set', interface, 'peer', key, 'endpoint', endpoints[0]], check=False).returncode != 0:
+            print('%s: %s moved, but wg could not set its endpoint %s' % (interface, host, endpoints[0]))
+            failed += 1
+            continue
         print('%s: %s moved: endpoint %s -> %s' % (interface, host, current or 'unset', endpoints[0]))
     return 1 if failed else 0
 

@@ -21,6 +21,7 @@ SCRIPT = ROOT / "roles" / "wireguard_mesh" / "files" / "wireguard-mesh-endpoints
 
 FAKE_WG = r"""#!/bin/sh
 echo "$*" >> "$WG_CALLS"
+[ "$1" = set ] && [ -n "$WG_SET_FAILS" ] && exit 1
 if [ "$1" = show ]; then
   [ "$2" = wg0 ] || exit 1
   printf 'PRIVATE\tPUBLIC\t51820\toff\n'
@@ -69,7 +70,8 @@ def refresher(tmp_path):
     env = dict(os.environ, PATH="%s:%s" % (bindir, os.environ["PATH"]), WG_CALLS=str(calls), WG_DUMP=str(dump))
 
     def run(frankfurt_live, handshake_age=None, frankfurt="localhost:51820", interface="wg0", as_comment=True,
-            line=None):
+            line=None, set_fails=False):
+        env["WG_SET_FAILS"] = "1" if set_fails else ""
         line = line or ("# wgmesh-endpoint = %s" if as_comment else "Endpoint = %s") % frankfurt
         config.write_text(CONFIG.format(frankfurt_line=line))
         latest = 0 if handshake_age is None else int(time.time()) - handshake_age
@@ -141,3 +143,8 @@ def test_an_interface_that_is_not_up_is_no_error(refresher):
 def test_wrong_arguments_print_the_usage():
     proc = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, check=False)
     assert proc.returncode == 1 and "python3 wireguard-mesh-endpoints INTERFACE CONFIG" in proc.stderr
+
+
+def test_a_peer_wg_cannot_set_is_reported_and_fails_the_run(refresher):
+    proc, sets = refresher("10.249.0.12:51820", None, set_fails=True)
+    assert proc.returncode == 1 and len(sets) == 1 and "wg could not set its endpoint" in proc.stdout
