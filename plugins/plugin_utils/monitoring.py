@@ -34,8 +34,10 @@ def all_units(interface):
     return textfile_units(interface) + [EXPORTER_UNIT]
 
 
-def _template(unit, interface):
-    return unit.replace('-%s.' % interface, '.') + '.j2'
+def unit_files(units, interface):
+    """(template, path, mode, check) of the role's units: wireguard-mesh-x-wg0.timer is written
+    from templates/wireguard-mesh-x.timer.j2 to /etc/systemd/system."""
+    return [(unit.replace('-%s.' % interface, '.') + '.j2', os.path.join(UNIT_DIR, unit), '0644', None) for unit in units]
 
 
 def _exporter_check(site, options):
@@ -94,7 +96,7 @@ def monitoring_plan(probe, options, os_vars, node, script=None):
         plan['package'] = options['wireguard_mesh_monitoring_exporter_package']
         plan['start'] = [EXPORTER_UNIT]
     plan['files'] = ([('peers.names.j2', plan['names_path'], '0644', None)]
-                     + [(_template(unit, interface), os.path.join(UNIT_DIR, unit), '0644', None) for unit in units])
+                     + unit_files(units, interface))
     plan['paths'] = [entry[1] for entry in plan['files']] + [item['path'] for item in plan['copies']]
     plan['inactive'] = inactive(probe, plan['start'])
     return plan

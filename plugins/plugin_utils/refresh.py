@@ -16,15 +16,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 import re
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.addresses import parse_ip
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.endpoint import split_endpoint
-from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.monitoring import inactive
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.monitoring import inactive, unit_files
 
 SCRIPT = '/usr/local/sbin/wireguard-mesh-endpoints'
-UNIT_DIR = '/etc/systemd/system'
 # The shortest interval: each run resolves every name, and a name's TTL is rarely shorter.
 MIN_INTERVAL = 5
 PLAIN_PATH_RE = re.compile(r'(/[A-Za-z0-9_.+-]+)+')
@@ -65,8 +63,7 @@ def refresh_plan(probe, options, node, script=None):
         'start': wanted[:1],
     }
     if wanted:
-        plan['files'] = [(unit.replace('-%s.' % interface, '.') + '.j2', os.path.join(UNIT_DIR, unit), '0644', None)
-                         for unit in wanted]
+        plan['files'] = unit_files(wanted, interface)
         if script is not None:
             plan['copies'] = [{'path': SCRIPT, 'content': script, 'mode': '0644'}]
     plan['paths'] = [entry[1] for entry in plan['files']] + [item['path'] for item in plan['copies']]
