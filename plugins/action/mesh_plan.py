@@ -122,7 +122,7 @@ class ActionModule(ActionBase):
                                        names, outside)
         keypairs = self._results_by_site(task_vars, self._task.args.get('keypair_var', '__wireguard_mesh_keypair'),
                                          names, None)
-        result = plan.keys(names, probes, keypairs)
+        result = plan.keys(names, probes, keypairs, mesh.get('relayed'))
         if result['problems']:
             result['failed'] = True
             result['msg'] = '\n'.join(['The mesh cannot be converged; nothing was changed:']
@@ -139,7 +139,7 @@ class ActionModule(ActionBase):
             if item.get('__wireguard_mesh_reader'):
                 reads[item['__wireguard_mesh_reader']] = item.get('contents') or {}
         return plan.psk_files(names, probes, reads, list(task_vars.get('ansible_play_hosts_all') or []),
-                              plain(self._task.args.get('adopt')) or {})
+                              plain(self._task.args.get('adopt')) or {}, mesh.get('relayed'))
 
     def _node(self, task_vars, role_path):
         mesh = plain(self._task.args['mesh'])

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.wgmesh.wireguard.plugins.module_utils.handshake import HealthError, stale_peers, to_int
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.model import MeshError, relayed_by_site, relays
 
 
 _UNITS = ('B', 'KiB', 'MiB', 'GiB', 'TiB')
@@ -41,7 +42,9 @@ def mesh_health(sites, infos, public_keys, max_age=180):
     ``sites``: site names, or site dicts with ``name`` (the mesh model), in inventory order.
     ``infos``: ``{site: wg_info result}`` of the sites that answered; a site missing here is
     ``unreachable``. ``public_keys``: ``{site: public key}``. Every site must have every other
-    site as a peer with a handshake no older than ``max_age`` seconds.
+    site as a peer with a handshake no older than ``max_age`` seconds; with site dicts, a pair
+    of sites without an endpoint goes through its relay instead (row ``via``): it is as good as
+    the two sites' pairs with the relay.
 
     Returns ``ok``, ``rows`` (site, peer, status, handshake_age, rx_bytes, tx_bytes, reason),
     ``bad_pairs`` (``[a, b]`` sorted, with at least one bad direction), ``pairs`` (count),
@@ -58,6 +61,7 @@ def mesh_health(sites, infos, public_keys, max_age=180):
     if max_age < 1:
         raise HealthError('max_age must be at least 1 second, got %d' % max_age)
 
+    relayed = _relayed(sites)
     rows = []
     bad = set()
     for site in names:
@@ -66,12 +70,14 @@ def mesh_health(sites, infos, public_keys, max_age=180):
             status = 'unreachable' if info is None else 'down'
             reason = 'site did not answer' if info is None else 'interface is not up'
             for peer in names:
-                if peer != site:
+                if peer != site and peer not in (relayed.get(site) or {}):
                     rows.append({'site': site, 'peer': peer, 'status': status, 'handshake_age': None,
                                  'rx_bytes': None, 'tx_bytes': None, 'reason': reason})
                     bad.add(tuple(sorted((site, peer))))
             continue
-        expected = [{'name': peer, 'public_key': public_keys.get(peer)} for peer in names if peer != site]
+        carried = relayed.get(site) or {}
+        expected = [{'name': peer, 'public_key': public_keys.get(peer)} for peer in names
+                    if peer != site and peer not in carried]
         live_peers = info.get('peers') or []
         problems = dict((p['name'], p['reason']) for p in stale_peers(live_peers, expected, max_age=max_age))
         live = dict((p.get('public_key'), p) for p in live_peers)
@@ -87,6 +93,7 @@ def mesh_health(sites, infos, public_keys, max_age=180):
             })
             if reason:
                 bad.add(tuple(sorted((site, peer['name']))))
+    rows = _with_relayed(names, rows, relayed, bad)
 
     pair_count = len(names) * (len(names) - 1) // 2
     bad_pairs = [list(pair) for pair in sorted(bad)]
@@ -109,12 +116,43 @@ def mesh_health(sites, infos, public_keys, max_age=180):
             'table': table, 'summary': summary}
 
 
+def _relayed(sites):
+    """{site: {other: relay}} of the mesh model's site dicts (none for bare names or dicts without endpoints)."""
+    if not all(isinstance(site, dict) and 'endpoint' in site for site in sites):
+        return {}
+    try:
+        return relayed_by_site(relays(sites))
+    except MeshError as exc:
+        raise HealthError(str(exc))
+
+
+def _with_relayed(names, rows, relayed, bad):
+    """The rows with one per direction of each relayed pair, in the mesh's order: the status of the
+    site's pair with the relay; the pair is bad when either site's pair with the relay is."""
+    if not relayed:
+        return rows
+    by_pair = dict(((row['site'], row['peer']), row) for row in rows)
+    result = list(rows)
+    for site, carried in relayed.items():
+        for other, relay in carried.items():
+            leg = by_pair.get((site, relay)) or {}
+            status = leg.get('status', 'unreachable')
+            result.append({'site': site, 'peer': other, 'via': relay, 'status': status,
+                           'handshake_age': leg.get('handshake_age'), 'rx_bytes': None, 'tx_bytes': None,
+                           'reason': ('through %s: %s' % (relay, leg.get('reason'))) if status != 'ok' else ''})
+            if tuple(sorted((site, relay))) in bad or tuple(sorted((other, relay))) in bad:
+                bad.add(tuple(sorted((site, other))))
+    order = dict((name, index) for index, name in enumerate(names))
+    return sorted(result, key=lambda row: (order[row['site']], order[row['peer']]))
+
+
 def _table(rows, max_age):
     header = ('site', 'peer', 'status', 'handshake', 'received', 'sent')
     lines = [header]
     for row in rows:
         age = row['handshake_age']
-        lines.append((row['site'], row['peer'], row['status'].upper() if row['status'] != 'ok' else 'ok',
+        peer = row['peer'] + (' via %s' % row['via'] if row.get('via') else '')
+        lines.append((row['site'], peer, row['status'].upper() if row['status'] != 'ok' else 'ok',
                       '-' if age is None else '%s s ago' % age,
                       _human_bytes(row['rx_bytes']), _human_bytes(row['tx_bytes'])))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]

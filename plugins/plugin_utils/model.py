@@ -4,9 +4,12 @@
 """The mesh model: sites and mesh-wide settings read from hostvars, pairs, MTU and peers.
 
 Every site peers with every other site; a peer's AllowedIPs are its tunnel address(es)
-plus its LANs. Everything works on plain data and raises ``MeshError`` (a ValueError) on
-input it cannot use; ``validate.py`` says what is wrong with a mesh, the filters in
-``plugins/filter/mesh.py`` wrap both for Ansible.
+plus its LANs. Two sites without an endpoint (both behind NAT) cannot start a handshake with
+each other: that pair is carried through a relay, a site with an endpoint that both peer with
+(``relays``), and each of the two holds the other's AllowedIPs on its relay's peer entry.
+Everything works on plain data and raises ``MeshError`` (a ValueError) on input it cannot use;
+``validate.py`` says what is wrong with a mesh, the filters in ``plugins/filter/mesh.py`` wrap
+both for Ansible.
 
 Peers of a large mesh: ``prepare`` parses every site once, ``peers`` then only builds the
 output dicts, so ``peers_by_site`` of 1000 sites (~1,000,000 peer entries) takes well under 1 s.
@@ -33,6 +36,7 @@ BUILTIN_DEFAULTS = {
     'address6': '',
     'underlay_mtu': 1500,
     'public_key': '',
+    'relay': '',
 }
 
 # Inventory variable of every site field (for messages and for ``sites``).
@@ -45,6 +49,7 @@ SITE_VARS = {
     'lan_probes': 'wireguard_mesh_lan_probes',
     'public_key': 'wireguard_mesh_public_key',
     'underlay_mtu': 'wireguard_mesh_underlay_mtu',
+    'relay': 'wireguard_mesh_relay',
 }
 
 MESH_SETTINGS = (
@@ -55,7 +60,7 @@ MESH_SETTINGS = (
     ('mtu', 'wireguard_mesh_mtu'),
 )
 
-_TEXT_FIELDS = ('address', 'address6', 'endpoint', 'public_key')
+_TEXT_FIELDS = ('address', 'address6', 'endpoint', 'public_key', 'relay')
 
 NAT_KEEPALIVE = 25
 MTU_MIN = 1280
@@ -220,6 +225,48 @@ def pairs(sites_or_names):
     return [[a, b] for a, b in itertools.combinations(names, 2)]
 
 
+def relays(sites_list):
+    """{(a, b): relay} of every pair of sites without an endpoint (a < b).
+
+    Neither can start a handshake with the other, so the pair goes through one relay both ways
+    (WireGuard takes a packet only from the peer whose AllowedIPs hold its source): the site
+    that ``a`` names in wireguard_mesh_relay, else the one ``b`` names, else the first site with
+    an endpoint in name order. MeshError when that is no site with an endpoint.
+    """
+    nat, public, named = [], set(), {}
+    for site in sites_list or []:
+        if site.get('endpoint'):
+            public.add(site['name'])
+        else:
+            nat.append(site['name'])
+        named[site['name']] = site.get('relay') or ''
+    nat.sort()
+    first_public = min(public) if public else ''
+    result = {}
+    for a, b in itertools.combinations(nat, 2):
+        relay = named[a] or named[b] or first_public
+        if not is_str(relay) or relay not in public:
+            raise MeshError("sites '%s' and '%s' have no endpoint and no site with an endpoint can relay between them "
+                            "(wireguard_mesh_relay %r; run mesh_validate)" % (a, b, relay))
+        result[(a, b)] = relay
+    return result
+
+
+def relayed_by_site(relay_map):
+    """{site: {other site: relay}} of ``relays``' result, both directions."""
+    by_site = {}
+    for (a, b), relay in relay_map.items():
+        by_site.setdefault(a, {})[b] = relay
+        by_site.setdefault(b, {})[a] = relay
+    return by_site
+
+
+def direct_pairs(sites_list):
+    """The pairs (as ``pairs``) that hold a tunnel of their own: every pair but the relayed ones."""
+    relayed = relays(sites_list)
+    return [pair for pair in pairs(sites_list) if tuple(pair) not in relayed]
+
+
 def _endpoint_is_ipv6(endpoint):
     ip = parse_ip(endpoint.strip('[]')) if is_str(endpoint) else None
     return ip is not None and ip[0] == 6
@@ -253,14 +300,15 @@ class Prepared(object):
     """Every site parsed once (what ``prepare`` returns); opaque to callers.
 
     ``entries``: name -> (public_key or None, endpoint text or None, allowed_ips tuple);
-    ``order``: the names, sorted.
+    ``order``: the names, sorted; ``relayed``: site -> {other site: relay} (``relayed_by_site``).
     """
 
-    __slots__ = ('entries', 'order')
+    __slots__ = ('entries', 'order', 'relayed')
 
-    def __init__(self, entries):
+    def __init__(self, entries, relayed=None):
         self.entries = entries
         self.order = sorted(entries)
+        self.relayed = relayed or {}
 
 
 def _fail(name, what, value, reason):
@@ -311,7 +359,7 @@ def prepare(sites_list):
     for site, name in zip(sites_list, _site_names(sites_list)):
         allowed = _allowed_ips(name, site)
         entries[name] = (site.get('public_key') or None, _endpoint_text(name, site), allowed)
-    return Prepared(entries)
+    return Prepared(entries, relayed_by_site(relays(sites_list)))
 
 
 def _keepalive(keepalive):
@@ -332,10 +380,15 @@ def _peers(prepared, site_name, public_keys, keepalive, psk_prefix):
     _check_member(prepared, site_name)
     if keepalive == 0:
         keepalive = NAT_KEEPALIVE if entries[site_name][1] is None else 0
+    relayed = prepared.relayed.get(site_name) or {}
+    carried = {}  # relay -> the AllowedIPs of the sites it carries for this site
     result = []
     append = result.append
     for name in prepared.order:
         if name == site_name:
+            continue
+        if name in relayed:
+            carried.setdefault(relayed[name], []).extend(entries[name][2])
             continue
         site_key, endpoint_text, allowed = entries[name]
         peer = {
@@ -348,6 +401,9 @@ def _peers(prepared, site_name, public_keys, keepalive, psk_prefix):
         if psk_prefix:
             peer['preshared_key_path'] = psk_prefix + name + '.psk'
         append(peer)
+    if carried:
+        for peer in result:
+            peer['allowed_ips'].extend(carried.get(peer['name']) or ())
     return result
 
 
@@ -356,7 +412,8 @@ def _psk_prefix(psk_dir):
 
 
 def peers(sites_or_prepared, site_name, public_keys=None, keepalive=25, psk_dir=None):
-    """The peers of ``site_name``: one dict per other site, sorted by name.
+    """The peers of ``site_name``: one dict per other site it has a tunnel with, sorted by name
+    (a relay's entry also holds the AllowedIPs of the sites it carries for ``site_name``).
 
     ``sites_or_prepared`` is a list of sites or what ``prepare`` returned for them (to build
     the peers of many sites without parsing the mesh again).

@@ -132,31 +132,63 @@ def included_peers(site, peers, public_keys, probe, reached):
     return kept, left
 
 
+def _tunnel_addresses(entry):
+    addresses = [entry['address']]
+    if entry.get('address6'):
+        addresses.append(str(ipaddress.ip_address(entry['address6'])))
+    return addresses
+
+
 def tunnel_pings(mesh, answering):
     """The tunnel addresses of the peers that answer: both of a dual-stack peer, so that the
     IPv6 tunnel is checked too where no IPv6 LAN is."""
     by_name = dict((entry['name'], entry) for entry in mesh['sites'])
-    addresses = []
-    for peer in answering:
-        entry = by_name[peer['name']]
-        addresses.append(entry['address'])
-        if entry.get('address6'):
-            addresses.append(str(ipaddress.ip_address(entry['address6'])))
-    return addresses
+    return [address for peer in answering for address in _tunnel_addresses(by_name[peer['name']])]
 
 
-def lan_checks(mesh, answering):
+def relayed_sites(mesh, site, peers, reached):
+    """The sites this site reaches through a relay: {name, relay, relay_key, addresses, checked}.
+    ``checked``: the site, its relay and the relay's peer entry here are all there this run."""
+    relayed = (mesh.get('relayed_peers') or {}).get(site) or []
+    if not relayed:
+        return []
+    by_name = dict((entry['name'], entry) for entry in mesh['sites'])
+    relay_of = dict((other, entry['relay']) for entry in mesh.get('relayed') or [] for other in entry['sites']
+                    if site in entry['sites'] and other != site)
+    keys = dict((peer['name'], peer['public_key']) for peer in peers)
+    return [{'name': name, 'relay': relay_of[name], 'relay_key': keys.get(relay_of[name]),
+             'addresses': _tunnel_addresses(by_name[name]),
+             'checked': name in reached and relay_of[name] in reached and relay_of[name] in keys}
+            for name in relayed]
+
+
+def verify_peers(mesh, peers, relayed):
+    """Every other site as verify judges it: a peer with its own tunnel addresses (a relay's entry
+    also holds the sites it carries), and a relayed site with its relay's handshake (``via``)."""
+    by_name = dict((entry['name'], entry) for entry in mesh['sites'])
+    rows = [{'name': peer['name'], 'public_key': peer['public_key'],
+             'addresses': _tunnel_addresses(by_name[peer['name']])} for peer in peers]
+    rows += [{'name': entry['name'], 'public_key': entry['relay_key'], 'addresses': entry['addresses'],
+              'via': entry['relay']} for entry in relayed]
+    return sorted(rows, key=lambda row: row['name'])
+
+
+def lan_checks(mesh, answering, relayed=()):
     """What verify checks towards each LAN of the peers that answer: the first hop must be the
-    peer's tunnel address of the LAN's family, and its probe hosts on that LAN must answer."""
+    peer's tunnel address of the LAN's family (for a relayed site: its relay's), and its probe
+    hosts on that LAN must answer."""
     by_name = dict((entry['name'], entry) for entry in mesh['sites'])
     checks = []
-    for peer in answering:
-        entry = by_name[peer['name']]
-        hops = {4: entry['address'], 6: entry.get('address6') or None}
+    targets = [(peer['name'], peer['name']) for peer in answering]
+    targets += [(entry['name'], entry['relay']) for entry in relayed if entry['checked']]
+    for name, hop_site in targets:
+        entry = by_name[name]
+        hop_entry = by_name[hop_site]
+        hops = {4: hop_entry['address'], 6: (entry.get('address6') and hop_entry.get('address6')) or None}
         for lan in entry.get('lan_cidrs') or []:
             network = ipaddress.ip_network(lan, strict=False)
             if hops[network.version]:
-                checks.append({'name': peer['name'], 'lan': str(network), 'hop': hops[network.version],
+                checks.append({'name': name, 'lan': str(network), 'hop': hops[network.version],
                                'probes': [probe for probe in entry.get('lan_probes') or []
                                           if ipaddress.ip_address(probe) in network]})
     return checks
@@ -198,6 +230,7 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     reached = set(keys['reached'])
     peers, left_out = included_peers(site, all_peers, keys['public_keys'], probe, reached)
     answering = [peer for peer in peers if peer['name'] in reached]
+    relayed = relayed_sites(mesh, site, peers, reached)
     node = {
         'name': site,
         'interface': interface,
@@ -212,10 +245,13 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
         'peers_left_out': left_out,
         'psk_peers': [psk_peer(peer['name'], {}, adopted) for peer in all_peers],
         'psk_restore_from': interface if adopted else '',
-        'ping': tunnel_pings(mesh, answering),
+        'relayed': relayed,
+        'verify_peers': verify_peers(mesh, peers, relayed),
+        'ping': tunnel_pings(mesh, answering) + [address for entry in relayed if entry['checked']
+                                                 for address in entry['addresses']],
         # Sites not reached this run stay peers (with the key their peers hold) but are not checked.
         'unreached_peers': sorted(peer['name'] for peer in peers if peer['name'] not in reached),
-        'lan_checks': lan_checks(mesh, answering),
+        'lan_checks': lan_checks(mesh, answering, relayed),
         'own_lans': list(site_entry.get('lan_cidrs') or []),
         'sysctls': _sysctls(settings),
         'service': 'wg-quick@%s.service' % interface,

@@ -85,7 +85,7 @@ def render(mesh, directory, renderer):
             raise OfflineError("site '%s': the private key %s.key in %s does not belong to the wireguard_mesh_public_key "
                                "of the inventory: remove the key file or fix the public key." % (name, name, directory))
     psks = dict(('+'.join(pair), _key(directory, '+'.join(pair) + '.psk', made_psks))
-                for pair in model.pairs(mesh['site_names']))
+                for pair in model.direct_pairs(mesh['sites']))
     written = []
     for site in mesh['sites']:
         node = _node(site, mesh, public, private, psks, settings)

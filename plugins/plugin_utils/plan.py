@@ -31,7 +31,7 @@ from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.node import SYSCT
 from ansible_collections.wgmesh.wireguard.plugins.inventory.sites import is_sites_data_file
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.validate import validate
 
-SITE_DEFAULT_KEYS = ('port', 'lan_cidrs', 'lan_probes', 'endpoint', 'address6', 'underlay_mtu')
+SITE_DEFAULT_KEYS = ('port', 'lan_cidrs', 'lan_probes', 'endpoint', 'address6', 'underlay_mtu', 'relay')
 # The services whose state the probe reports (node_exporter's name differs per distribution).
 WATCHED_SERVICES = ('prometheus-node-exporter.service', 'node_exporter.service')
 SYSCTLS = ('net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter',
@@ -208,6 +208,12 @@ def mesh(names, hostvars, play_values, role_defaults, spec):
     if not problems:
         settings['keepalive'] = int(settings['keepalive'])
         result['mtu'] = model.mtu(sites, settings['mtu'])
+        relays = model.relays(sites)
+        result['relayed'] = [{'sites': list(pair), 'relay': relay} for pair, relay in sorted(relays.items())]
+        result['relayed_peers'] = dict((site, sorted(others)) for site, others in model.relayed_by_site(relays).items())
+        result['relay_notes'] = ["sites '%s' and '%s' have no endpoint: their traffic goes through '%s' (wireguard_mesh_relay), "
+                                 "which decrypts and re-encrypts it; the pair has no tunnel or PSK of its own." % (a, b, relay)
+                                 for (a, b), relay in sorted(relays.items())]
         result['watch'] = watch(settings['interface'])
     return result
 
@@ -231,9 +237,17 @@ def _learned_keys(unreached, probes):
     return learned, problems
 
 
-def keys(names, probes, keypairs=None):
+def tunnel_pairs(names, relayed=None):
+    """The pairs of ``names`` with a tunnel (and a PSK) of their own: all but the ``relayed`` ones
+    (``mesh``'s list of {sites, relay})."""
+    skip = set(tuple(entry['sites']) for entry in relayed or [])
+    return [pair for pair in model.pairs(names) if tuple(pair) not in skip]
+
+
+def keys(names, probes, keypairs=None, relayed=None):
     """Step 2. ``probes``: site -> wg_probe result (None, failed or missing: not reached);
-    ``keypairs``: site -> wg_keypair result for the sites that made their key this run."""
+    ``keypairs``: site -> wg_keypair result for the sites that made their key this run;
+    ``relayed``: the mesh's relayed pairs (they have no PSK)."""
     keypairs = keypairs or {}
     reached = dict((name, probes[name]) for name in names if _ok(probes.get(name)))
     public_keys = {}
@@ -251,7 +265,7 @@ def keys(names, probes, keypairs=None):
                  'but one of them (wg_keypair makes a new one) and run again.' % model.quote_names(sorted(owners[key]))
                  for key in owners if len(owners[key]) > 1]
     reports = dict((name, probe.get('psks') or {}) for name, probe in reached.items())
-    pairs = [pair for pair in model.pairs(names) if pair[0] in reached and pair[1] in reached]
+    pairs = [pair for pair in tunnel_pairs(names, relayed) if pair[0] in reached and pair[1] in reached]
     adopt = adopted_psks(pairs, reports, reached, public_keys)
     reports = with_adopted(reports, adopt)
     return {
@@ -301,19 +315,24 @@ def _psk_todo(pairs, reports):
     return False
 
 
-def psk_files(names, probes, reads, play_hosts, adopt=None):
+def psk_files(names, probes, reads, play_hosts, adopt=None, relayed=None):
     """Step 2b (no_log): what wg_psk gets on each reached site: every peer of the mesh, with the
     PSK where the site must write one (a fresh PSK for a new pair, the other end's PSK where this
     end lacks it or holds another). ``outside``: the sites outside the play that must write."""
     reached = dict((name, probes[name]) for name in names if _ok(probes.get(name)))
     adopt = adopt or {}
     reports = with_adopted(dict((name, probe.get('psks') or {}) for name, probe in reached.items()), adopt)
-    pairs = [pair for pair in model.pairs(names) if pair[0] in reached and pair[1] in reached]
-    writes = psk_plan.psk_writes(pairs, reports, reads)
+    pairs = tunnel_pairs(names, relayed)
+    writes = psk_plan.psk_writes([pair for pair in pairs if pair[0] in reached and pair[1] in reached], reports, reads)
+    partners = {}
+    for a, b in pairs:
+        partners.setdefault(a, set()).add(b)
+        partners.setdefault(b, set()).add(a)
     peers = {}
     for site in reached:
         contents = dict((item['name'], item['psk']) for item in writes.get(site, []))
-        peers[site] = [psk_plan.psk_peer(name, contents, adopt.get(site) or {}) for name in names if name != site]
+        peers[site] = [psk_plan.psk_peer(name, contents, adopt.get(site) or {}) for name in names
+                       if name in partners.get(site, ())]
     return {'psk_peers': peers, 'outside': sorted(site for site in writes if site not in play_hosts)}
 
 

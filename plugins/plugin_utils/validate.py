@@ -47,6 +47,8 @@ class _Mesh(object):
         self.endpoints = {}  # (host, port) -> [site names]
         self.keys = {}  # public key -> [site names]
         self.nat = []  # sites without an endpoint
+        self.public = set()  # sites with one
+        self.relays = {}  # site -> the wireguard_mesh_relay it names
         self.intervals = []  # (version, first, last, order, owner site or None, text)
         self.underlay = []  # (underlay MTU, order, site)
         self.any_v6_endpoint = False
@@ -241,6 +243,7 @@ def _check_endpoint(mesh, name, site, port):
     if endpoint in (None, ''):
         mesh.nat.append(name)
         return
+    mesh.public.add(name)
     try:
         kind, host = endpoint_host(endpoint)
     except ValueError as exc:
@@ -344,6 +347,18 @@ def _check_site(mesh, order, site):
     _check_probes(mesh, name, site)
     _check_key(mesh, name, site)
     _check_underlay(mesh, name, site, order)
+    _check_relay(mesh, name, site)
+
+
+def _check_relay(mesh, name, site):
+    relay = site.get('relay')
+    if relay in (None, ''):
+        return
+    if not is_str(relay):
+        mesh.add("site '%s': wireguard_mesh_relay %s is not a site name: give the inventory name of a site with a "
+                 "wireguard_mesh_endpoint, or leave it unset." % (name, _shown(relay)))
+    else:
+        mesh.relays[name] = relay
 
 
 # ---- Across sites
@@ -366,12 +381,29 @@ def _duplicates(mesh):
         if len(names) > 1:
             mesh.add('sites %s: wireguard_mesh_public_key is the same for %s: every site needs its own key pair.'
                      % (quote_names(names), _both_or_all(names)))
-    if len(mesh.nat) == 2:
-        mesh.add("sites %s both have no wireguard_mesh_endpoint: neither can start the handshake with the other; "
-                 "give at least one of them a public endpoint." % quote_names(mesh.nat))
-    elif len(mesh.nat) > 2:
-        mesh.add("sites %s have no wireguard_mesh_endpoint: no two of them can start a handshake with each other; "
-                 "give all but one of them a public endpoint." % quote_names(mesh.nat))
+
+
+def _relay_problems(mesh):
+    """Sites behind NAT reach each other through a relay: a site with an endpoint must exist, a
+    relay named in the inventory must be a site, and one with an endpoint where a site uses it."""
+    if len(mesh.nat) >= 2 and not mesh.public:
+        mesh.add("sites %s have no wireguard_mesh_endpoint and no site has one: no two of them can start a handshake, "
+                 "directly or through a relay; give at least one site a public endpoint (it relays between the "
+                 "others)." % quote_names(mesh.nat))
+        return
+    nat = set(mesh.nat)
+    for name, relay in mesh.relays.items():
+        if relay not in mesh.names:
+            why = 'is not a site of the mesh'
+        elif name not in nat or relay in mesh.public:
+            continue  # a site with an endpoint needs no relay (a group-wide setting names the relay on it too)
+        elif relay == name:
+            why = 'is the site itself'
+        else:
+            why = 'has no wireguard_mesh_endpoint either, so neither site can reach it'
+        mesh.add("site '%s': wireguard_mesh_relay %s %s: name a site with a public endpoint (%s), or leave it unset "
+                 "to use %s." % (name, _shown(relay), why, ', '.join(sorted(mesh.public)) or 'none',
+                                 "'%s'" % min(mesh.public) if mesh.public else 'the first such site'))
 
 
 def _mtu_problem(mesh, given_mtu):
@@ -401,6 +433,7 @@ def validate(sites, network, network6='', interface='wg0', mtu_value=0, group='w
     for order, site in enumerate(sites):
         _check_site(mesh, order, site)
     _duplicates(mesh)
+    _relay_problems(mesh)
     lan_overlaps(mesh)
     endpoints_in_routes(mesh)
     _mtu_problem(mesh, given_mtu)

@@ -24,7 +24,7 @@ def _host_routes(peer):
 def _direction(site, peer, result):
     """One direction: what ``site`` measured towards ``peer`` (a node plan peer)."""
     name = peer['name']
-    hosts_routed = _host_routes(peer)
+    hosts_routed = set(peer['addresses']) if peer.get('addresses') else _host_routes(peer)
     silent = [address for address in result.get('unanswered') or [] if address in hosts_routed]
     live = dict((p.get('public_key'), p) for p in result.get('peers') or [])
     seen = live.get(peer['public_key'])
@@ -37,6 +37,7 @@ def _direction(site, peer, result):
         'handshake_age': seen.get('latest_handshake_age') if seen else None,
         'handshake': bool(seen and not seen.get('handshake_never') and seen.get('latest_handshake')),
         'direct': all(entry.get('direct') for entry in lans) if lans else None,
+        'via': peer.get('via'),
         'first_hops': dict((entry['lan'], entry.get('first_hop')) for entry in lans),
         'lan_hosts': dict(hosts),
         'problems': [text for text in result.get('problems') or []
@@ -67,7 +68,8 @@ def _detail(row):
         '%s -> %s' % (row['site'], row['peer']),
         'tunnel ok' if row['tunnel'] else 'tunnel NO ANSWER',
         'handshake %ss ago' % row['handshake_age'] if row['handshake'] else 'handshake NEVER',
-        {None: 'no LAN', True: 'direct', False: 'NOT DIRECT'}[row['direct']],
+        ({None: 'no LAN', True: 'via ' + row['via'], False: 'NOT VIA ' + row['via']} if row.get('via')
+         else {None: 'no LAN', True: 'direct', False: 'NOT DIRECT'})[row['direct']],
         ('LAN hosts %d/%d' % (sum(1 for ok in hosts.values() if ok), len(hosts))) if hosts else 'no LAN hosts',
     ]
 
@@ -109,7 +111,7 @@ def verify_report(sites, results, peers, throughput=None):
     """The report of a verify run.
 
     ``sites``: the mesh's site names in inventory order; ``results``: {site: wg_info result} of
-    the sites that ran it (a site missing is ``down``); ``peers``: {site: its node plan's peers};
+    the sites that ran it (a site missing is ``down``); ``peers``: {site: its node plan's verify_peers};
     ``throughput``: the iperf3 runs, each {client, server, tunnel, underlay} with iperf3's JSON.
     """
     if not isinstance(sites, list) or not isinstance(results, dict) or not isinstance(peers, dict):

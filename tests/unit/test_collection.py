@@ -57,7 +57,7 @@ def test_tarball_holds_what_users_need_and_nothing_of_the_lab(installed):
                    "docs/architecture.md", "plugins/modules/wg_peer.py", "plugins/action/mesh_plan.py", "CHANGELOG.rst",
                    "meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt"]:
         assert needed in members, needed
-    development = ("molecule/", "tests/", "scripts/", "benchmarks/", "lab/", "inventories/lab/", "inventories/lab-nat/", ".config/",
+    development = ("molecule/", "tests/", "scripts/", "benchmarks/", "lab/", "inventories/lab", ".config/", ".ansible/",
                    "changelogs/fragments/", "Makefile", "requirements.txt", "requirements-docs.txt", "ansible.cfg",
                    "requirements-oldest.txt", "requirements-ee.txt", "execution-environment.yml")
     assert [m for m in members if m.startswith(development) or m in development or "__pycache__" in m] == []

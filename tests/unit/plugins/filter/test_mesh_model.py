@@ -35,9 +35,11 @@ KEY_B = 'y' * 42 + 'E='
 KEY_C = 'z' * 42 + 'I='
 
 
-def site(name, address, endpoint='', lans=(), port=51820, address6='', public_key='', underlay_mtu=1500, probes=()):
+def site(name, address, endpoint='', lans=(), port=51820, address6='', public_key='', underlay_mtu=1500, probes=(),
+         relay=''):
     return {'name': name, 'address': address, 'address6': address6, 'endpoint': endpoint, 'port': port,
-            'lan_cidrs': list(lans), 'public_key': public_key, 'underlay_mtu': underlay_mtu, 'lan_probes': list(probes)}
+            'lan_cidrs': list(lans), 'public_key': public_key, 'underlay_mtu': underlay_mtu, 'lan_probes': list(probes),
+            'relay': relay}
 
 
 def guide():
@@ -150,7 +152,8 @@ def test_mesh_sites_reads_hostvars_with_defaults():
                       'wireguard_mesh_public_key': KEY_B, 'wireguard_mesh_underlay_mtu': 1492,
                       'wireguard_mesh_endpoint': None},
     }
-    defaults = {'port': 51820, 'lan_cidrs': [], 'endpoint': '', 'address6': '', 'underlay_mtu': 1500, 'public_key': ''}
+    defaults = {'port': 51820, 'lan_cidrs': [], 'endpoint': '', 'address6': '', 'underlay_mtu': 1500, 'public_key': '',
+                'relay': ''}
     assert mesh_sites(['dublin', 'frankfurt'], hostvars, defaults) == [
         site('dublin', '10.99.0.1', '203.0.113.10', ['10.10.0.0/24']),
         site('frankfurt', '10.99.0.2', '', [], port=51821, public_key=KEY_B, underlay_mtu=1492),
@@ -311,12 +314,25 @@ BAD = [
     ('endpoint malformed', _mod(newyork={'endpoint': '192.0.2.300'}), {},
      ["site 'newyork': wireguard_mesh_endpoint '192.0.2.300' is not a valid IPv4 address: give the public IP "
       "address or DNS name only (empty = behind NAT)."]),
-    ('two NAT sites', _mod(dublin={'endpoint': ''}, newyork={'endpoint': ''}), {},
-     ["sites 'dublin' and 'newyork' both have no wireguard_mesh_endpoint: neither can start the handshake with "
-      "the other; give at least one of them a public endpoint."]),
     ('three NAT sites', _mod(dublin={'endpoint': ''}, frankfurt={'endpoint': ''}, newyork={'endpoint': ''}), {},
-     ["sites 'dublin', 'frankfurt' and 'newyork' have no wireguard_mesh_endpoint: no two of them can start a "
-      "handshake with each other; give all but one of them a public endpoint."]),
+     ["sites 'dublin', 'frankfurt' and 'newyork' have no wireguard_mesh_endpoint and no site has one: no two of them "
+      "can start a handshake, directly or through a relay; give at least one site a public endpoint (it relays "
+      "between the others)."]),
+    ('relay not a site', _mod(dublin={'endpoint': '', 'relay': 'paris'}, newyork={'endpoint': ''}), {},
+     ["site 'dublin': wireguard_mesh_relay paris is not a site of the mesh: name a site with a public endpoint "
+      "(frankfurt), or leave it unset to use 'frankfurt'."]),
+    ('relay typo on a site with an endpoint', _mod(dublin={'relay': 'frankfrut'}), {},
+     ["site 'dublin': wireguard_mesh_relay frankfrut is not a site of the mesh: name a site with a public endpoint "
+      "(dublin, frankfurt, newyork), or leave it unset to use 'dublin'."]),
+    ('relay behind NAT', _mod(dublin={'endpoint': '', 'relay': 'newyork'}, newyork={'endpoint': ''}), {},
+     ["site 'dublin': wireguard_mesh_relay newyork has no wireguard_mesh_endpoint either, so neither site can reach "
+      "it: name a site with a public endpoint (frankfurt), or leave it unset to use 'frankfurt'."]),
+    ('relay is the site', _mod(dublin={'endpoint': '', 'relay': 'dublin'}), {},
+     ["site 'dublin': wireguard_mesh_relay dublin is the site itself: name a site with a public endpoint "
+      "(frankfurt, newyork), or leave it unset to use 'frankfurt'."]),
+    ('relay not text', _mod(dublin={'endpoint': '', 'relay': ['frankfurt']}, newyork={'endpoint': ''}), {},
+     ["site 'dublin': wireguard_mesh_relay ['frankfurt'] is not a site name: give the inventory name of a site with "
+      "a wireguard_mesh_endpoint, or leave it unset."]),
     ('interface too long', guide(), {'interface': 'wireguard-mesh-0'},
      ["wireguard_mesh_interface 'wireguard-mesh-0' is 16 characters long: wg-quick refuses names over 15 "
       "characters; use a short name such as wg0."]),
