@@ -93,10 +93,13 @@ start_container() {  # name network-args...: a running container of the same ima
   if [[ "$(podman inspect --format '{{.State.Running}} {{.Image}}' "$name" 2>/dev/null)" == "true $want" ]]; then
     return 0
   fi
+  # /proc/sys is read-only in the containers: the sysctls the role sets are set here (send_redirects
+  # as on a relay, whose redirects would starve its ICMP errors to the sites it carries).
   podman run -d --replace --name "$name" --hostname "$name" "$@" \
     --cap-add NET_ADMIN --cap-add NET_RAW --device /dev/net/tun \
     --sysctl net.ipv4.ip_forward=1 --sysctl net.ipv6.conf.all.disable_ipv6=0 \
     --sysctl net.ipv4.conf.all.rp_filter=1 --sysctl net.ipv4.conf.default.rp_filter=1 \
+    --sysctl net.ipv4.conf.all.send_redirects=0 --sysctl net.ipv4.conf.default.send_redirects=0 \
     ${wan6:+--sysctl net.ipv6.conf.all.forwarding=1} \
     --systemd=always "${container_image:-$image}" /sbin/init >/dev/null
 }

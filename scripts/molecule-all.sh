@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The lab scenarios of `make test`: default, firewalld, nat, ipv6, debian, then the registry scenario
+# The lab scenarios of `make test`: default, firewalld, nat, relay, ipv6, debian, then the registry scenario
 # (a skip with its reason where no registry is reachable); or only the scenarios named as
 # arguments. Every scenario runs even when an earlier one failed; each one's output goes to the
 # terminal and to build/logs/molecule-NAME.log. When any failed, the failing tests' reports
@@ -10,7 +10,7 @@ logs=build/logs
 mkdir -p "$logs"
 failed=()
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(default firewalld nat ipv6 debian registry)
+((${#scenarios[@]})) || scenarios=(default firewalld nat relay ipv6 debian registry)
 for name in "${scenarios[@]}"; do
   # The verifier's pytest also writes a JUnit report: molecule's boxed, wrapped output is no
   # place to read a failure from.

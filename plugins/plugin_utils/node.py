@@ -91,9 +91,25 @@ def _packages(probe, backend, options, os_vars, site):
     return names
 
 
-def _sysctls(settings):
+def is_relay(mesh, site):
+    return any(entry['relay'] == site for entry in mesh.get('relayed') or [])
+
+
+def relay_redirects_keys(interface):
+    """The interface's own send_redirects key (none for a name with a dot, which sysctl keys cannot spell)."""
+    return [] if '.' in interface else ['net.ipv4.conf.%s.send_redirects' % interface]
+
+
+def _sysctls(settings, relay=False):
     values = [('net.ipv4.ip_forward', '1'), ('net.ipv4.conf.all.rp_filter', '1'),
               ('net.ipv4.conf.default.rp_filter', '1')]
+    if relay:
+        # A relay sends the relayed pairs' packets back into the interface they came from: with
+        # redirects on, the kernel "redirects" each sender and in doing so refreshes the per-host
+        # ICMP rate limit, so its time-exceeded and unreachable errors to them are dropped
+        # (traceroute and verify's first hop see nothing). A device sends redirects if its own
+        # setting or all's says so; default covers the interface wg-quick creates.
+        values += [('net.ipv4.conf.all.send_redirects', '0'), ('net.ipv4.conf.default.send_redirects', '0')]
     if settings.get('network6'):
         values.append(('net.ipv6.conf.all.forwarding', '1'))
     return [{'key': key, 'value': value} for key, value in values]
@@ -253,7 +269,7 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
         'unreached_peers': sorted(peer['name'] for peer in peers if peer['name'] not in reached),
         'lan_checks': lan_checks(mesh, answering, relayed),
         'own_lans': list(site_entry.get('lan_cidrs') or []),
-        'sysctls': _sysctls(settings),
+        'sysctls': _sysctls(settings, is_relay(mesh, site)),
         'service': 'wg-quick@%s.service' % interface,
     }
     node['firewall'] = firewall_plan(site, probe, options, os_vars, node)
@@ -285,6 +301,11 @@ def node_plan(site, mesh, keys, probe, options, os_vars, renderer, psk_writes=()
     node['refresh']['units_written'] = bool(written & set(node['refresh']['paths']))
     live_sysctls = probe.get('sysctls') or {}
     node['sysctl_apply'] = [item for item in node['sysctls'] if live_sysctls.get(item['key']) != item['value']]
+    # An interface made before the relay's default changed keeps its own setting: set it live (the
+    # sysctl file cannot name it, it does not exist at boot).
+    if is_relay(mesh, site):
+        node['sysctl_apply'] += [{'key': key, 'value': '0'} for key in relay_redirects_keys(interface)
+                                 if live_sysctls.get(key) not in (None, '0')]
     service = probe.get('service') or {}
     node['start'] = service.get('enabled') != 'enabled' or service.get('active') != 'active'
     node['restart'] = not node['start'] and _interface_differs(probe, node)

@@ -27,7 +27,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import model, psk_plan
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils import monitoring, refresh
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.firewall import role_files
-from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.node import SYSCTL_PATH
+from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.node import SYSCTL_PATH, relay_redirects_keys
 from ansible_collections.wgmesh.wireguard.plugins.inventory.sites import is_sites_data_file
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.validate import validate
 
@@ -35,7 +35,7 @@ SITE_DEFAULT_KEYS = ('port', 'lan_cidrs', 'lan_probes', 'endpoint', 'address6', 
 # The services whose state the probe reports (node_exporter's name differs per distribution).
 WATCHED_SERVICES = ('prometheus-node-exporter.service', 'node_exporter.service')
 SYSCTLS = ('net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter',
-           'net.ipv6.conf.all.forwarding')
+           'net.ipv6.conf.all.forwarding', 'net.ipv4.conf.all.send_redirects', 'net.ipv4.conf.default.send_redirects')
 
 
 # Paths that reach a shell (wg-quick's PostUp, which it evals) or a systemd unit: plain absolute
@@ -189,7 +189,7 @@ def watch(interface):
              + ['%s.peers.names' % interface, SYSCTL_PATH, monitoring.TEXTFILE_SCRIPT, refresh.SCRIPT]
              + ['/etc/systemd/system/' + unit for unit in units])
     services = [unit for unit in units if unit.endswith('.timer')] + [monitoring.EXPORTER_UNIT]
-    return {'files': files, 'units': units, 'services': services + list(WATCHED_SERVICES), 'sysctls': list(SYSCTLS)}
+    return {'files': files, 'units': units, 'services': services + list(WATCHED_SERVICES), 'sysctls': list(SYSCTLS) + relay_redirects_keys(interface)}
 
 
 def mesh(names, hostvars, play_values, role_defaults, spec):

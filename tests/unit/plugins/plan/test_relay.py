@@ -13,7 +13,7 @@ from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.health import mes
 from ansible_collections.wgmesh.wireguard.plugins.plugin_utils.verify_report import verify_report
 
 from ansible_collections.wgmesh.wireguard.tests.unit.plugins.plan.planfixtures import (
-    PUBLIC, converged_probe, mesh, node_of,
+    PUBLIC, converged_probe, fresh_probe, mesh, node_of,
 )
 
 NAT = {'wireguard_mesh_endpoint': ''}
@@ -170,3 +170,23 @@ def test_the_offline_render_makes_no_psk_for_a_relayed_pair(tmp_path):
     frankfurt = (tmp_path / 'out' / 'frankfurt.conf').read_text()
     assert frankfurt.count('[Peer]') == 1
     assert 'AllowedIPs = 10.99.0.1/32, 10.10.0.0/24, 10.99.0.3/32, 10.30.0.0/24' in frankfurt
+
+
+def test_a_relay_sends_no_icmp_redirects():
+    lab = mesh(frankfurt=NAT, newyork=NAT)
+    assert 'net.ipv4.conf.wg0.send_redirects' in lab['watch']['sysctls']
+    fresh = node_of('dublin', lab, fresh_probe('dublin'))
+    sysctl_file = next(item for item in fresh['writes'] if item['path'] == '/etc/sysctl.d/99-wireguard.conf')
+    assert 'net.ipv4.conf.all.send_redirects = 0\nnet.ipv4.conf.default.send_redirects = 0\n' in sysctl_file['content']
+    probe = converged_probe('dublin', lab)
+    probe['sysctls'] = dict(probe['sysctls'], **{'net.ipv4.conf.all.send_redirects': '0',
+                                                 'net.ipv4.conf.default.send_redirects': '0'})
+    assert node_of('dublin', lab, probe)['steps'] == []
+    # a wg0 made while the default still said 1 is set live too (a missing one is left alone)
+    probe['sysctls'].update({'net.ipv4.conf.wg0.send_redirects': '1', 'net.ipv4.conf.all.send_redirects': '1'})
+    relay = node_of('dublin', lab, probe)
+    assert relay['sysctl_apply'] == [{'key': 'net.ipv4.conf.all.send_redirects', 'value': '0'},
+                                     {'key': 'net.ipv4.conf.wg0.send_redirects', 'value': '0'}]
+    assert relay['steps'] == ['sysctl']
+    nat_site = node_of('frankfurt', lab, fresh_probe('frankfurt'))
+    assert not any('send_redirects' in item['key'] for item in nat_site['sysctls'])
