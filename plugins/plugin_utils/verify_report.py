@@ -21,8 +21,9 @@ def _host_routes(peer):
     return set(cidr.split('/')[0] for cidr in peer['allowed_ips'] if cidr.endswith(('/32', '/128')))
 
 
-def _direction(site, peer, result):
-    """One direction: what ``site`` measured towards ``peer`` (a node plan peer)."""
+def _direction(site, peer, result, down=()):
+    """One direction: what ``site`` measured towards ``peer`` (a node plan peer); ``down``: the
+    sites that did not run the check (a relayed peer is not checked through a relay that is down)."""
     name = peer['name']
     hosts_routed = set(peer['addresses']) if peer.get('addresses') else _host_routes(peer)
     silent = [address for address in result.get('unanswered') or [] if address in hosts_routed]
@@ -46,6 +47,8 @@ def _direction(site, peer, result):
     }
     if result.get('failed') and 'problems' not in result:  # the check itself could not run on the site
         row['problems'].append(str(result.get('msg') or 'wg_info failed'))
+    if row['via'] and row['via'] in down:
+        row['problems'].append('%s: not reached, its relay %s is down' % (name, row['via']))
     row['ok'] = (row['tunnel'] and row['handshake'] and row['direct'] is not False
                  and all(ok for _host, ok in hosts) and not row['problems'])
     return row
@@ -123,7 +126,7 @@ def verify_report(sites, results, peers, throughput=None):
             continue
         for peer in peers.get(site) or []:
             if peer['name'] in results:
-                row = _direction(site, peer, results[site])
+                row = _direction(site, peer, results[site], [other for other in sites if other not in results])
                 rows.append(row)
                 cells[(site, peer['name'])] = row
     matrix = [['from/to'] + list(sites)]

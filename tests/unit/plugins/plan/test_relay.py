@@ -142,6 +142,19 @@ def test_verify_reports_the_relayed_direction_via_its_relay():
     assert report['summary'].startswith('verify: 5 of 6 directions ok')
 
 
+def test_verify_fails_a_relayed_direction_whose_relay_is_down():
+    lab = mesh(frankfurt=NAT, newyork=NAT)
+    keys = {'public_keys': dict(PUBLIC), 'reached': ['frankfurt', 'newyork']}
+    plans = dict((name, node_of(name, lab, converged_probe(name, lab), keys_plan=keys)['verify_peers'])
+                 for name in ('frankfurt', 'newyork'))
+    # dublin's last handshakes are still young: without the rule the pair would look fine
+    results = dict((name, _info([(PUBLIC['dublin'], 5)])) for name in ('frankfurt', 'newyork'))
+    report = verify_report(lab['site_names'], results, plans)
+    assert [(row['site'], row['peer'], row['ok']) for row in report['rows']] == [
+        ('frankfurt', 'newyork', False), ('newyork', 'frankfurt', False)]
+    assert 'newyork: not reached, its relay dublin is down' in report['summary']
+
+
 def test_health_judges_a_relayed_pair_by_both_pairs_with_the_relay():
     sites = [site('dublin', '192.0.2.1', number=1), site('frankfurt', number=2), site('newyork', number=3)]
     infos = {'dublin': _info([(PUBLIC['frankfurt'], 5), (PUBLIC['newyork'], 500)]),
