@@ -23,6 +23,12 @@ for name in "${scenarios[@]}"; do
   COLUMNS=160 PYTEST_ADDOPTS="--junitxml=$PWD/$logs/molecule-$name.junit.xml" \
     "${command[@]}" 2>&1 | tee "$logs/molecule-$name.log"
   rc=${PIPESTATUS[0]}
+  # Outside a git checkout molecule does not find .config/molecule/config.yml: its verify step
+  # then reports "Missing playbook" and the scenario still counts as successful, with no test run.
+  if ((rc == 0)) && [[ $name != registry ]] && ! [[ -s $logs/molecule-$name.junit.xml ]]; then
+    echo "molecule-all: scenario $name ran no test (no JUnit report; is this a git checkout?)" >&2
+    rc=1
+  fi
   if ((rc != 0)) && ! [[ $rc == 77 && $name == registry ]]; then failed+=("$name"); fi
 done
 
