@@ -102,6 +102,18 @@ def peer_ips(peers):
     return [str(a) for a in sorted(v4)], [str(a) for a in sorted(v6)]
 
 
+def unpinned_peers(peers):
+    """The peers whose source address no endpoint names, each with why: one behind NAT (no
+    endpoint), one named by DNS (its address changes without the rule knowing)."""
+    unpinned = []
+    for peer in sorted(peers, key=lambda peer: peer['name']):
+        if not peer.get('endpoint'):
+            unpinned.append("'%s' (no endpoint: behind NAT)" % peer['name'])
+        elif _ip_version(split_endpoint(peer['endpoint'])[0]) is None:
+            unpinned.append("'%s' (a DNS name: its address changes without the rule knowing)" % peer['name'])
+    return unpinned
+
+
 def _ip_version(host):
     try:
         return ipaddress.ip_address(host).version
@@ -153,6 +165,13 @@ def firewall_plan(site, probe, options, os_vars, node):
             "addresses that no endpoint names, and the rule would drop them. Give these sites endpoints of one "
             "family, or set wireguard_mesh_firewall_restrict_sources to false."
             % (site, own, quote_names(mixed), 6 if own == 4 else 4, own))
+    unpinned = unpinned_peers(node['peers']) if restrict else []
+    if unpinned:
+        raise FirewallError(
+            "site '%s': wireguard_mesh_firewall_restrict_sources accepts the WireGuard port only from the peers' "
+            "endpoint IP addresses, and no rule can name where these peers come from: %s. The rule would drop "
+            "their packets. Give these sites IP addresses as endpoints, or set "
+            "wireguard_mesh_firewall_restrict_sources to false." % (site, ', '.join(unpinned)))
     ips4, ips6 = peer_ips(node['peers'])
     if restrict and ips6 and backend in ('firewalld', 'ufw', 'iptables'):
         raise FirewallError(

@@ -225,6 +225,18 @@ def test_restricted_sources_refused_when_a_peer_reaches_the_site_from_the_other_
                    fresh_probe('dublin'), options(wireguard_mesh_firewall_restrict_sources=True))['firewall']
 
 
+@pytest.mark.parametrize('endpoint,why', [('', r"'frankfurt' \(no endpoint: behind NAT\)"),
+                                          ('frankfurt.example.net', r"'frankfurt' \(a DNS name: its address changes")])
+def test_restricted_sources_refused_when_a_peer_comes_from_an_address_no_rule_can_name(endpoint, why):
+    """A peer behind NAT, or named by DNS, sends from an address the set cannot hold: the site would
+    drop its handshakes (or the answers to its own)."""
+    unpinned = mesh(frankfurt={'wireguard_mesh_endpoint': endpoint})
+    with pytest.raises(FirewallError, match=r"site 'dublin': wireguard_mesh_firewall_restrict_sources .* no rule can name "
+                                            r"where these peers come from: %s" % why):
+        node_of('dublin', unpinned, fresh_probe('dublin'), options(wireguard_mesh_firewall_restrict_sources=True))
+    assert node_of('dublin', unpinned, fresh_probe('dublin'), options())['firewall']['restrict_sources'] is False
+
+
 def test_sysctls_and_ipv6_forwarding_only_for_a_dual_stack_mesh(lab):
     node = node_of('dublin', lab, fresh_probe('dublin'))
     assert [item['key'] for item in node['sysctls']] == [
