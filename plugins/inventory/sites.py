@@ -18,13 +18,14 @@ description:
   - "Fields of a site: C(name) (the inventory hostname), C(endpoint) (public IP or DNS name, optionally with
     C(:port) or as C([ipv6]:port); empty or absent = behind NAT), C(tunnel_ip) (tunnel IPv4 address, a
     C(/prefix) is dropped), C(lan_cidr) (a CIDR or a list of CIDRs), C(public_key) (optional), C(port) (optional),
-    and optionally C(tunnel_ip6) and C(underlay_mtu)."
+    optionally C(tunnel_ip6) and C(underlay_mtu), and C(relay) (for a site behind NAT: the site that carries its
+    pairs with the other sites behind NAT)."
   - "C(private_key), which the guide's generator reads, is accepted and checked, then dropped at once: a site
     keeps the key it holds (or makes one on the site), and no private key enters the inventory's variables. The
     public key is derived from it when C(public_key) is absent, and must match it when present. A warning says
     to remove the private keys from the file."
   - "Mesh-wide fields in the mapping form (optional): C(network), C(network6), C(interface), C(keepalive), C(mtu),
-    C(port); they become the group's C(wireguard_mesh_*) variables."
+    C(port), C(relay); they become the group's C(wireguard_mesh_*) variables."
   - C(ansible_host) is not set; set it yourself (host_vars, or a C(compose)-style extra inventory) if Ansible
     should manage the sites; C(playbooks/render.yml) does not need it.
   - "Accepted sources: a data file named C(sites.json), C(sites.yml), C(sites.yaml) or C(*.sites.json),
@@ -81,7 +82,7 @@ PRIVATE_KEYS_WARNING = ('%s holds private keys (private_key): they were checked 
 _DATA_NAME_RE = re.compile(r'(^|\.)sites\.(json|ya?ml)\Z')
 _CONFIG_EXT = ('.yml', '.yaml')
 _SITE_FIELDS = ('name', 'endpoint', 'tunnel_ip', 'tunnel_ip6', 'lan_cidr', 'public_key', 'private_key', 'port',
-                'underlay_mtu')
+                'underlay_mtu', 'relay')
 _MESH_FIELDS = {
     'network': 'wireguard_mesh_network',
     'network6': 'wireguard_mesh_network6',
@@ -89,6 +90,7 @@ _MESH_FIELDS = {
     'keepalive': 'wireguard_mesh_keepalive',
     'mtu': 'wireguard_mesh_mtu',
     'port': 'wireguard_mesh_port',
+    'relay': 'wireguard_mesh_relay',
 }
 
 
@@ -147,6 +149,8 @@ def site_vars(site, where):
                              "public key is what 'wg pubkey' prints for the private key)" % name)
     if site.get('underlay_mtu') not in (None, ''):
         vars_['wireguard_mesh_underlay_mtu'] = site['underlay_mtu']
+    if site.get('relay') not in (None, ''):
+        vars_['wireguard_mesh_relay'] = site['relay']
     return name.strip(), vars_
 
 

@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import re
 import stat
@@ -121,6 +122,22 @@ def test_render_again_changes_nothing(rendered):
     assert 'generated' not in output
     after = dict((p.name, (p.read_bytes(), p.stat().st_mtime_ns)) for p in out.iterdir())
     assert after == before
+
+
+def test_render_carries_the_pair_behind_nat_through_the_relay_the_sites_file_names(tmp_path):
+    """sites.json's relay field: c and d, both behind NAT, reach each other through b (not a, the
+    default); each holds the other on b's entry, and the pair has no PSK of its own."""
+    sites = [{'name': name, 'endpoint': endpoint, 'tunnel_ip': '10.99.0.%d' % n, 'lan_cidr': '10.%d.0.0/24' % (10 * n)}
+             for n, (name, endpoint) in enumerate([('a', '198.51.100.1'), ('b', '198.51.100.2'), ('c', ''), ('d', '')], 1)]
+    (tmp_path / 'nat.sites.json').write_text(json.dumps({'sites': sites, 'relay': 'b'}))
+    out = tmp_path / 'rendered'
+    rc, output = playbook('wgmesh.wireguard.render', '-i', str(tmp_path / 'nat.sites.json'),
+                          '-e', 'wireguard_mesh_render_dir=%s' % out)
+    assert rc == 0, output
+    peers = [dict(section) for name, section in parse_conf((out / 'c.conf').read_text()) if name == 'Peer']
+    assert [peer.get('Endpoint') for peer in peers] == ['198.51.100.1:51820', '198.51.100.2:51820']
+    assert peers[1]['AllowedIPs'] == '10.99.0.2/32, 10.20.0.0/24, 10.99.0.4/32, 10.40.0.0/24'
+    assert sorted(p.name for p in out.glob('*.psk')) == ['a+b.psk', 'a+c.psk', 'a+d.psk', 'b+c.psk', 'b+d.psk']
 
 
 def test_validate_summarises_the_example(tmp_path):

@@ -75,6 +75,9 @@ def test_guide_format_list_and_mapping():
     sites2, mesh2 = parse_sites({'sites': guide, 'network': '10.99.0.0/24', 'keepalive': 0})
     assert sites2 == sites
     assert mesh2 == {'wireguard_mesh_network': '10.99.0.0/24', 'wireguard_mesh_keepalive': 0}
+    relayed, mesh3 = parse_sites({'sites': [dict(guide[2], relay='frankfurt')], 'relay': 'dublin'})
+    assert relayed[0][1]['wireguard_mesh_relay'] == 'frankfurt'
+    assert mesh3 == {'wireguard_mesh_relay': 'dublin'}
 
 
 @pytest.mark.parametrize('endpoint, expected', [
