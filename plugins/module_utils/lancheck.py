@@ -54,7 +54,7 @@ def check_lans(lans):
         outside = [str(p) for p in probes if p not in network]
         if outside:
             raise ValueError('probe %s of %s is not inside its LAN %s' % (', '.join(outside), entry['name'], network))
-        checks.append({'name': entry['name'], 'lan': str(network), 'hop': str(hop),
+        checks.append({'name': entry['name'], 'lan': str(network), 'hop': str(hop), 'via': entry.get('via') or None,
                        'target': str(probes[0] if probes else first_host(network)),
                        'probes': [str(p) for p in probes]})
     return checks
@@ -110,6 +110,10 @@ def judge(check, hop):
                        % (check['name'], check['lan'], check['target'], check['lan'], check['name']))
     if address == check['hop'] or (kind == 'held' and address == check['target']):
         return True, None
+    if check.get('via'):
+        return False, ("%s LAN %s: the first hop is %s, not %s: the path does not go through the relay %s; check the "
+                       "routes to %s and the allowed IPs of this site's peer %s"
+                       % (check['name'], check['lan'], address, check['hop'], check['via'], check['lan'], check['via']))
     return False, ('%s LAN %s: the first hop is %s, not %s: the path is not direct; check the routes to %s and the '
                    "peers' allowed IPs" % (check['name'], check['lan'], address, check['hop'], check['lan']))
 

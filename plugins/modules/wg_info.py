@@ -90,6 +90,12 @@ options:
         description: The peer's tunnel address, the first hop on a direct path.
         type: str
         required: true
+      via:
+        description:
+          - The relay that carries this site's traffic to the peer (both behind NAT); O(lans[].hop) is then
+            the relay's tunnel address.
+        type: str
+        version_added: 0.2.0
       probes:
         description: Addresses of hosts on that LAN that answer ping.
         type: list
@@ -201,7 +207,7 @@ lans:
       type: str
       returned: success
     direct:
-      description: Whether the first hop is the peer.
+      description: Whether the first hop is the expected one, the peer (or the relay of O(lans[].via)).
       type: bool
       returned: success
     answered:

@@ -204,9 +204,12 @@ def lan_checks(mesh, answering, relayed=()):
         for lan in entry.get('lan_cidrs') or []:
             network = ipaddress.ip_network(lan, strict=False)
             if hops[network.version]:
-                checks.append({'name': name, 'lan': str(network), 'hop': hops[network.version],
-                               'probes': [probe for probe in entry.get('lan_probes') or []
-                                          if ipaddress.ip_address(probe) in network]})
+                check = {'name': name, 'lan': str(network), 'hop': hops[network.version],
+                         'probes': [probe for probe in entry.get('lan_probes') or []
+                                    if ipaddress.ip_address(probe) in network]}
+                if hop_site != name:
+                    check['via'] = hop_site
+                checks.append(check)
     return checks
 
 

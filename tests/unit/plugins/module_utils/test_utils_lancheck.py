@@ -59,6 +59,15 @@ def test_judge_accepts_only_the_peer_as_first_hop(hop, direct, says):
     assert (problem is None) if says is None else (says in problem and problem.startswith('newyork LAN 10.30.0.0/24'))
 
 
+def test_a_relayed_lan_whose_first_hop_is_not_the_relay_names_the_relay():
+    relayed = dict(CHECK, hop='10.99.0.1', via='dublin')
+    assert lancheck.judge(relayed, ('forwarded', '10.99.0.1')) == (True, None)
+    direct, problem = lancheck.judge(relayed, ('forwarded', '10.99.0.3'))
+    assert not direct and problem == ("newyork LAN 10.30.0.0/24: the first hop is 10.99.0.3, not 10.99.0.1: the path "
+                                      "does not go through the relay dublin; check the routes to 10.30.0.0/24 and "
+                                      "the allowed IPs of this site's peer dublin")
+
+
 def test_check_lans_targets_the_first_probe_else_the_first_host():
     checks = lancheck.check_lans([
         {'name': 'a', 'lan': '10.10.0.0/24', 'hop': '10.99.0.1', 'probes': ['10.10.0.20', '10.10.0.30']},

@@ -99,8 +99,8 @@ def test_a_site_behind_nat_checks_the_other_through_the_relay():
     assert node['relayed'] == [{'name': 'newyork', 'relay': 'dublin', 'relay_key': PUBLIC['dublin'],
                                 'addresses': ['10.99.0.3'], 'checked': True}]
     assert node['ping'] == ['10.99.0.1', '10.99.0.3']
-    assert [(c['name'], c['lan'], c['hop']) for c in node['lan_checks']] == [
-        ('dublin', '10.10.0.0/24', '10.99.0.1'), ('newyork', '10.30.0.0/24', '10.99.0.1')]
+    assert [(c['name'], c['lan'], c['hop'], c.get('via')) for c in node['lan_checks']] == [
+        ('dublin', '10.10.0.0/24', '10.99.0.1', None), ('newyork', '10.30.0.0/24', '10.99.0.1', 'dublin')]
     assert node['verify_peers'][1] == {'name': 'newyork', 'public_key': PUBLIC['dublin'],
                                        'addresses': ['10.99.0.3'], 'via': 'dublin'}
     config = node['config_file']['content']
