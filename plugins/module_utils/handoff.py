@@ -140,9 +140,20 @@ def wait_for_ready(tap, names, timeout, now=time.time):
     return sorted(missing)
 
 
+def wire_size(address, payload):
+    """Bytes a peer's transfer counter grows by when this datagram to ``address`` leaves through the
+    tunnel: the IP packet padded to 16 bytes, with WireGuard's 16-byte header and 16-byte tag."""
+    packet = (40 if ':' in address else 20) + 8 + len(payload)
+    return -(-packet // 16) * 16 + 32
+
+
 def announce(addresses, token):
-    """Send ``switch`` to every address, SWITCH_COPIES times: a lost datagram is not a lost switch."""
+    """Send ``switch`` to every address, SWITCH_COPIES times: a lost datagram is not a lost switch.
+    Returns the bytes each address's peer must have been sent before the key may change."""
     payload = message(token, 'switch', '-')
+    sent = dict((address, 0) for address in addresses)
     for dummy in range(SWITCH_COPIES):
         for address in addresses:
-            send(address, payload)
+            if send(address, payload):
+                sent[address] += wire_size(address, payload)
+    return sent

@@ -135,6 +135,8 @@ class Plan(object):
         self.interface = interface
         self.device_args = []
         self.peer_args = []
+        # Removals of live peers whose AllowedIPs a listed peer takes over: run after the others.
+        self.retire_args = []
         self.added = []
         self.updated = []
         self.removed = []
@@ -149,13 +151,20 @@ class Plan(object):
 
     @property
     def wg_changed(self):
-        return bool(self.device_args or self.peer_args)
+        return bool(self.device_args or self.peer_args or self.retire_args)
 
     def set_argv(self, wg_bin='wg'):
-        """The one ``wg set`` argument list (None when nothing to set). Never holds a secret."""
-        if not self.wg_changed:
+        """The ``wg set`` argument list of every change but the retirements (None when nothing to
+        set). Never holds a secret."""
+        if not (self.device_args or self.peer_args):
             return None
         return [wg_bin, 'set', self.interface] + self.device_args + self.peer_args
+
+    def retire_argv(self, wg_bin='wg'):
+        """The ``wg set`` that removes the peers whose AllowedIPs moved to a listed peer (None if none)."""
+        if not self.retire_args:
+            return None
+        return [wg_bin, 'set', self.interface] + self.retire_args
 
     @property
     def changed(self):
@@ -233,14 +242,22 @@ def _replaced_endpoint(peer, live, desired_keys):
 
 
 def _plan_unlisted(plan, live, desired, exclusive):
-    """Live peers that are not listed: removed with ``exclusive``, else kept as they are."""
+    """Live peers that are not listed: removed with ``exclusive``, else kept as they are.
+
+    A peer whose AllowedIPs a listed peer takes over (the same site under a new key) is retired:
+    removed by a second ``wg set``. Removing a peer drops the packets still queued in it, and
+    under load those are the last few routed to it before its AllowedIPs moved."""
     wanted_keys = set(peer['public_key'] for peer in desired)
+    wanted_ips = set(cidr for peer in desired for cidr in peer['allowed_ips'])
     for peer in live['peers']:
         key = peer['public_key']
         if key in wanted_keys:
             continue
         if exclusive:
-            plan.peer_args += ['peer', key, 'remove']
+            if wanted_ips.intersection(peer['allowed_ips']):
+                plan.retire_args += ['peer', key, 'remove']
+            else:
+                plan.peer_args += ['peer', key, 'remove']
             plan.removed.append(key)
             plan.changes[key] = ['removed']
         else:
@@ -384,15 +401,17 @@ def run_peer(module):
         key_step, private_public_key = _private_key(module, params)
         plan = _plan(module, params, desired, private_public_key)
         argv = plan.set_argv(wg.wg_bin(module))
+        retire_argv = plan.retire_argv(wg.wg_bin(module))
         if not module.check_mode:
-            key_changed = make_switch(module, params, plan, argv, key_step, desired, switched)
+            key_changed = make_switch(module, params, plan, (argv, retire_argv), key_step, desired, switched)
         elif key_step is not None:
             key_changed = key_step.public_key_after() != key_step.pair.public[key_step.pair.path]
     except (ValueError, SecretFileError, wg.WgError, HandoffError) as exc:
         module.fail_json(msg=str(exc), interface=interface, **switched)
     result = dict(changed=plan.changed or key_changed, interface=interface, added=plan.added, updated=plan.updated,
                   removed=plan.removed, changes=plan.changes, routes_added=plan.routes_added,
-                  routes_removed=plan.routes_removed, command=argv, fresh=plan.fresh, **switched)
+                  routes_removed=plan.routes_removed, command=argv, retire_command=retire_argv, fresh=plan.fresh,
+                  **switched)
     if module._diff:
         result['diff'] = dict(before=describe(interface, plan.before, plan.routes_removed),
                               after=describe(interface, plan.after, plan.routes_added),

@@ -14,6 +14,11 @@ import time
 from ansible_collections.wgmesh.wireguard.plugins.module_utils import handoff, wg
 
 TOKEN_RE = re.compile(r'[A-Za-z0-9_-]{8,64}')
+# Seconds between the move of a peer's AllowedIPs to its new key and the removal of the old entry:
+# what was routed to the old entry before the move is sent by then, also when the CPU is loaded.
+RETIRE_AFTER = 1.0
+# At most this long the key waits for the switch datagrams to leave under it.
+SENT_WITHIN = 2.0
 
 
 def start_handshakes(desired):
@@ -71,7 +76,7 @@ def _present(desired, announce):
 def _wait_for_ready(options, interface, desired):
     """As the site whose key changes: the handoff record once every peer waits (make_switch announces)."""
     token = _token(options, 'announce_switch')
-    record = dict(role='site', ready_missing=[], announced_at=None, announce_ms=None)
+    record = dict(role='site', ready_missing=[], announced_at=None, announce_ms=None, sent_ms=None, unsent=[])
     tap = handoff.Tap(interface, token)
     try:
         record['ready_missing'] = handoff.wait_for_ready(tap, [peer['name'] for peer in _present(desired, options)],
@@ -86,8 +91,44 @@ def _wait_for_ready(options, interface, desired):
     return record
 
 
-def make_switch(module, params, plan, argv, key_step, desired, switched):
-    """Apply the plan; fills ``switched`` (switched_at, handoff, handshakes_started); returns key_changed."""
+def _retire(module, interface, retire_argv):
+    """Remove the peers whose AllowedIPs moved, once what was queued in them has been sent."""
+    time.sleep(RETIRE_AFTER)
+    try:
+        wg.run_checked(module, retire_argv, 'wg set %s' % interface)
+    except wg.WgError as exc:
+        raise wg.WgError('%s. The new peers are in place and carry the traffic; the old entries, left without '
+                         'allowed IPs, go at the next run' % exc)
+
+
+def _announce(module, interface, peers, token, record):
+    """Send the switch datagrams, then wait until they have left under the old key.
+
+    wireguard-go reads the tunnel's packets in its own time: on a loaded CPU the key could change
+    before it took the datagrams, which would then wait for a new key's session that no peer
+    grants without them. Each peer's transfer counter shows when its share is out (at most
+    SENT_WITHIN seconds; the names still waiting then go to ``record['unsent']``).
+    """
+    before = wg.read_transfer(module, interface)
+    record['announced_at'] = time.time()
+    expected = handoff.announce([peer['address'] for peer in peers], token)
+    deadline = record['announced_at'] + SENT_WITHIN
+    waiting = list(peers)
+    while True:
+        sent = wg.read_transfer(module, interface)
+        waiting = [peer for peer in waiting if sent.get(peer['public_key'], 0) - before.get(peer['public_key'], 0)
+                   < expected[peer['address']]]
+        if not waiting or time.time() >= deadline:
+            break
+        time.sleep(0.002)
+    record['sent_ms'] = round((time.time() - record['announced_at']) * 1000, 1)
+    record['unsent'] = [peer['name'] for peer in waiting]
+
+
+def make_switch(module, params, plan, commands, key_step, desired, switched):
+    """Apply the plan (``commands``: the ``wg set`` and the retirement after it, each or None); fills
+    ``switched`` (switched_at, handoff, handshakes_started); returns key_changed."""
+    argv, retire_argv = commands
     interface = params['interface']
     announce = params['announce_switch']
     if params['switch_on_signal']:
@@ -95,17 +136,17 @@ def make_switch(module, params, plan, argv, key_step, desired, switched):
     elif announce:
         switched['handoff'] = _wait_for_ready(announce, interface, desired)
     key_changed = key_step.apply() if key_step is not None else False
-    if announce:
-        # The last datagram under the old key; the key changes right after it.
-        switched['handoff']['announced_at'] = time.time()
-        handoff.announce([peer['address'] for peer in _present(desired, announce) if peer['address']], announce['token'])
-    if argv:
-        try:
+    try:
+        if announce:
+            # The last datagrams under the old key; the key changes right after they left.
+            _announce(module, interface, [peer for peer in _present(desired, announce) if peer['address']],
+                      announce['token'], switched['handoff'])
+        if argv:
             wg.run_checked(module, argv, 'wg set %s' % interface)
-        except wg.WgError:
-            if key_step is not None:
-                key_step.undo()
-            raise
+    except wg.WgError:
+        if key_step is not None:
+            key_step.undo()
+        raise
     switched['switched_at'] = time.time()
     if announce:
         switched['handoff']['announce_ms'] = round((switched['switched_at'] - switched['handoff']['announced_at']) * 1000, 1)
@@ -114,4 +155,6 @@ def make_switch(module, params, plan, argv, key_step, desired, switched):
             wg.run_checked(module, command, 'route change on %s' % interface)
     if params['start_handshakes'] and plan.changed:
         switched['handshakes_started'] = start_handshakes(desired)
+    if retire_argv:
+        _retire(module, interface, retire_argv)
     return key_changed

@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import binascii
 import ipaddress
 import json
 import os
@@ -230,6 +232,74 @@ def read_dump(module, interface, keep_psks=False):
         return parse_dump(out, keep_psks=keep_psks)
     finally:
         del out
+
+
+def parse_transfer(text):
+    """Bytes sent to each peer, by public key, from ``wg show <iface> transfer``."""
+    sent = {}
+    for line in text.splitlines():
+        fields = line.split('\t')
+        if len(fields) != 3:
+            raise WgError('unexpected line in "wg show transfer" output: %d fields, expected 3' % len(fields))
+        sent[fields[0]] = _int(fields[2], 'bytes sent')
+    return sent
+
+
+UAPI_DIR = '/var/run/wireguard'
+
+
+def parse_uapi_transfer(text):
+    """Bytes sent to each peer, by public key, from a userspace interface's ``get=1`` answer. Only
+    the peers' public keys and counters are kept (the answer also holds the private key)."""
+    sent = {}
+    key = None
+    for line in text.splitlines():
+        name, _sep, value = line.partition('=')
+        if name == 'public_key':
+            try:
+                key = base64.b64encode(binascii.unhexlify(value)).decode('ascii')
+            except (TypeError, ValueError):
+                raise WgError('unexpected public key in the answer of the %s socket' % UAPI_DIR)
+            sent[key] = 0
+        elif name == 'tx_bytes' and key is not None:
+            sent[key] = _int(value, 'bytes sent')
+        elif name == 'errno' and value != '0':
+            raise WgError('the %s socket answered errno=%s' % (UAPI_DIR, value))
+    return sent
+
+
+def _uapi_get(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(5)
+        sock.connect(path)
+        sock.sendall(b'get=1\n\n')
+        answer = b''
+        while not answer.endswith(b'\n\n'):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        return answer.decode('ascii', 'replace')
+    finally:
+        sock.close()
+
+
+def read_transfer(module, interface):
+    """Bytes sent to each peer of a live interface, by public key. A userspace interface (its socket
+    in /var/run/wireguard) is asked directly, in a millisecond: no process to start on a busy CPU."""
+    path = os.path.join(UAPI_DIR, interface + '.sock')
+    if os.path.exists(path):
+        try:
+            answer = _uapi_get(path)
+        except (IOError, OSError) as exc:
+            raise WgError('cannot read the transfer counters of %s from %s: %s' % (interface, path, exc))
+        try:
+            return parse_uapi_transfer(answer)
+        finally:
+            del answer
+    return parse_transfer(run_checked(module, [wg_bin(module), 'show', interface, 'transfer'],
+                                      'wg show %s transfer' % interface))
 
 
 def read_routes(module, interface):

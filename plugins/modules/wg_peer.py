@@ -15,7 +15,8 @@ description:
   - Reconciles the peers of a running WireGuard interface with a list of peers (public key, PSK file,
     endpoint, allowed IPs, persistent keepalive) without restarting the interface.
   - All changes of one call go into a single C(wg set) invocation, so moving allowed IPs from an old
-    public key to a new one is atomic (used by zero-loss key rotation).
+    public key to a new one is atomic (used by zero-loss key rotation). Only the removal of the old key's
+    entry follows one second later (RV(retire_command)), since removing a peer drops what is still queued in it.
   - Also reconciles the kernel routes of the allowed IPs, like C(wg-quick) does (C(wg set) alone
     leaves routes stale).
   - Arguments to C(wg) are passed as a list; PSKs and the private key go through files, never on a
@@ -76,6 +77,9 @@ options:
   exclusive:
     description:
       - Remove live peers that are not listed in O(peers).
+      - A live peer whose allowed IPs a listed peer takes over (the same site under a new key) is removed one
+        second after the allowed IPs moved, by a second C(wg set) (RV(retire_command)), so that the packets
+        still queued in it are sent instead of dropped.
     type: bool
     default: false
   private_key_path:
@@ -364,12 +368,20 @@ routes_removed:
   elements: str
   sample: []
 command:
-  description: The one C(wg set) argument list that was (or in check mode would be) run, or V(null). It holds
-    public keys and file paths only.
+  description: The C(wg set) argument list that was (or in check mode would be) run, or V(null); the removal of
+    replaced peers is in RV(retire_command). It holds public keys and file paths only.
   returned: success
   type: list
   elements: str
   sample: [/usr/bin/wg, set, wg0, peer, "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", endpoint, "198.51.100.20:51820"]
+retire_command:
+  description: The C(wg set) argument list that removed (or in check mode would remove) the live peers whose
+    allowed IPs a listed peer took over, one second after RV(command); V(null) when there are none.
+  returned: success
+  type: list
+  elements: str
+  sample: [/usr/bin/wg, set, wg0, peer, "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=", remove]
+  version_added: 0.2.0
 switched_at:
   description: Epoch time right after the change was made (after the handoff, if any), V(null) in check mode.
   returned: success
@@ -378,8 +390,10 @@ switched_at:
 handoff:
   description:
     - With O(announce_switch) (C(role=site)) - C(ready_missing), the peers that did not say they wait,
-      C(announced_at), the time of the C(switch) datagrams, and C(announce_ms), the milliseconds from them
-      to the end of the key change.
+      C(announced_at), the time of the C(switch) datagrams, C(sent_ms), the milliseconds until the peers'
+      transfer counters showed them sent under the old key (the key waits for that, 2 s at most),
+      C(unsent), the peers whose datagrams were not seen sent by then, and C(announce_ms), the milliseconds
+      from the datagrams to the end of the key change.
     - With O(switch_on_signal) (C(role=peer)) - C(site), C(signal_at), the time the site's C(switch)
       arrived (V(null) when it did not come), and C(timed_out).
     - V(null) without either option, and in check mode.

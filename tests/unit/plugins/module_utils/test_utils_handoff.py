@@ -14,7 +14,7 @@ import struct
 
 import pytest
 
-from ansible_collections.wgmesh.wireguard.plugins.module_utils import handoff, switch
+from ansible_collections.wgmesh.wireguard.plugins.module_utils import handoff, switch, wg
 
 
 def ipv4_udp(payload, dport=handoff.PORT, proto=17, ihl=5):
@@ -71,3 +71,52 @@ def test_switch_names_the_site_it_waits_for():
         switch._site_address(desired, 'b')
     with pytest.raises(ValueError, match='no allowed IP'):
         switch._site_address(desired, 'c')
+
+
+@pytest.mark.parametrize('address, payload, size', [
+    ('10.99.0.2', b'x' * 4, 32 + 32),       # 20 + 8 + 4 = 32 bytes, already a multiple of 16
+    ('10.99.0.2', b'x' * 5, 48 + 32),       # 33 bytes, padded to 48
+    ('fd99::2', b'x' * 4, 64 + 32),         # 40 + 8 + 4 = 52, padded to 64
+])
+def test_wire_size_is_the_padded_packet_with_header_and_tag(address, payload, size):
+    assert handoff.wire_size(address, payload) == size
+
+
+class Transfers(object):
+    """A module whose ``wg show transfer`` gives the next of ``counts`` (bytes sent per key) each time."""
+
+    def __init__(self, counts):
+        self.counts = list(counts)
+        self.calls = []
+
+    def get_bin_path(self, name, required=False):
+        return '/usr/bin/' + name
+
+    def run_command(self, argv):
+        self.calls.append(argv)
+        counts = self.counts.pop(0) if len(self.counts) > 1 else self.counts[0]
+        return 0, ''.join('%s\t0\t%d\n' % (key, sent) for key, sent in counts.items()), ''
+
+
+PEERS = [dict(name='b', public_key='B=', address='10.99.0.2'), dict(name='c', public_key='C=', address='10.99.0.3')]
+
+
+def test_the_key_waits_until_every_peer_was_sent_its_switch_datagrams(monkeypatch, tmp_path):
+    monkeypatch.setattr(wg, 'UAPI_DIR', str(tmp_path))  # no userspace socket: wg show transfer
+    monkeypatch.setattr(handoff, 'announce', lambda addresses, token: dict((a, 240) for a in addresses))
+    # After the first look: b's share is out at the second one, c's (slower) at the fourth.
+    module = Transfers([{'B=': 1000, 'C=': 0}, {'B=': 1100, 'C=': 100}, {'B=': 1240, 'C=': 200},
+                        {'B=': 1240, 'C=': 230}, {'B=': 1240, 'C=': 340}])
+    record = {}
+    switch._announce(module, 'wg0', PEERS, 'token-123', record)
+    assert len(module.calls) == 5 and all(call[1:] == ['show', 'wg0', 'transfer'] for call in module.calls)
+    assert record['unsent'] == [] and record['sent_ms'] >= 0 and record['announced_at'] > 0
+
+
+def test_datagrams_that_never_leave_are_named_after_the_bound(monkeypatch, tmp_path):
+    monkeypatch.setattr(wg, 'UAPI_DIR', str(tmp_path))
+    monkeypatch.setattr(handoff, 'announce', lambda addresses, token: dict((a, 240) for a in addresses))
+    monkeypatch.setattr(switch, 'SENT_WITHIN', 0.05)
+    record = {}
+    switch._announce(Transfers([{'B=': 0, 'C=': 0}, {'B=': 240, 'C=': 100}]), 'wg0', PEERS, 'token-123', record)
+    assert record['unsent'] == ['c'] and record['sent_ms'] >= 50

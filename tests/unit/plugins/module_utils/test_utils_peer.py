@@ -151,20 +151,26 @@ def test_a_new_key_without_endpoint_takes_the_endpoint_of_the_key_it_replaces(
     argv = plan.set_argv('wg')
     endpoints = [argv[i + 1] for i, arg in enumerate(argv) if arg == 'endpoint']
     assert endpoints == ([expected] if expected else [])
-    assert plan.after[new]['endpoint'] == expected and argv[-3:] == ['peer', old, 'remove']
+    # Retired after the move when the new key took its AllowedIPs, else removed in the same call.
+    removal = plan.retire_argv('wg') if '10.99.0.2/32' in old_allowed else argv
+    assert plan.after[new]['endpoint'] == expected and removal[-3:] == ['peer', old, 'remove']
 
 
-def test_exclusive_removes_unlisted_and_moves_allowed_ips_atomically():
-    old, new = pub(), pub()
+def test_exclusive_moves_allowed_ips_atomically_and_retires_the_replaced_peer_after():
+    old, new, stale = pub(), pub(), pub()
     plan = peer_utils.plan_peers('wg0', desired(spec(new, 'b', allowed=['10.99.0.2/32'])),
-                                 live_state(OWN, [live_peer(old, allowed=['10.99.0.2/32'])]), {}, {},
+                                 live_state(OWN, [live_peer(old, allowed=['10.99.0.2/32']),
+                                                  live_peer(stale, allowed=['10.99.0.3/32'])]), {}, {},
                                  exclusive=True, resolve=fake_resolve)
+    # The new key takes the AllowedIPs in one call; the old entry goes in a second one, once what
+    # was queued in it has been sent. A peer nobody replaces goes at once.
     assert plan.set_argv('wg') == ['wg', 'set', 'wg0', 'peer', new, 'allowed-ips', '10.99.0.2/32',
-                                   'peer', old, 'remove']
-    assert plan.added == ['b'] and plan.removed == [old]
+                                   'peer', stale, 'remove']
+    assert plan.retire_argv('wg') == ['wg', 'set', 'wg0', 'peer', old, 'remove']
+    assert plan.added == ['b'] and plan.removed == [old, stale]
     assert plan.fresh == ['b']
     after, gone = peer_utils.allowed_ip_sets(plan)
-    assert after == set(['10.99.0.2/32']) and gone == set()  # no route churn during rotation
+    assert after == set(['10.99.0.2/32']) and gone == set(['10.99.0.3/32'])  # no route churn for b
 
 
 def test_non_exclusive_keeps_unlisted_peers():

@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import json
 import socket
 
@@ -179,3 +180,30 @@ def test_route_commands_are_lists():
         ['/sbin/ip', '-4', 'route', 'add', '10.3.0.0/24', 'dev', 'wg0'],
         ['/sbin/ip', '-6', 'route', 'add', 'fd00::/64', 'dev', 'wg0'],
     ]
+
+
+def test_parse_transfer_gives_bytes_sent_by_peer():
+    text = '%s\t10\t20\n%s\t0\t0\n' % (PEER1, PEER2)
+    assert wg.parse_transfer(text) == {PEER1: 20, PEER2: 0}
+    assert wg.parse_transfer('') == {}
+
+
+@pytest.mark.parametrize('text', ['%s\t10\n' % PEER1, '%s\t10\tmany\n' % PEER1], ids=['fields', 'number'])
+def test_parse_transfer_refuses_what_wg_does_not_print(text):
+    with pytest.raises(wg.WgError):
+        wg.parse_transfer(text)
+
+
+def test_parse_uapi_transfer_keeps_public_keys_and_counters_only():
+    hex_key = base64.b64decode(PEER1).hex()
+    private_hex = base64.b64decode(PRIV).hex()
+    text = ('private_key=%s\nlisten_port=51820\npublic_key=%s\nendpoint=192.0.2.1:51820\ntx_bytes=1234\n'
+            'rx_bytes=5\nallowed_ip=10.99.0.2/32\nerrno=0\n\n' % (private_hex, hex_key))
+    sent = wg.parse_uapi_transfer(text)
+    assert sent == {PEER1: 1234} and private_hex not in repr(sent) and PRIV not in repr(sent)
+
+
+@pytest.mark.parametrize('text', ['public_key=zz\n', 'errno=1\n\n'], ids=['key', 'errno'])
+def test_parse_uapi_transfer_refuses_a_bad_answer(text):
+    with pytest.raises(wg.WgError):
+        wg.parse_uapi_transfer(text)

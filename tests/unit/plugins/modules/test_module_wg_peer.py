@@ -108,6 +108,7 @@ def test_add_update_remove_with_routes_and_idempotence(wg_node, tmp_path):
     assert node.run('wg_peer', dict(peers=peers[:1]))['changed'] is False
     removed = node.run('wg_peer', dict(peers=peers[:1], exclusive=True), diff=True)
     assert removed['removed'] == [c] and c not in node.dump()
+    assert removed['command'][-3:] == ['peer', c, 'remove'] and removed['retire_command'] is None
     assert removed['fresh'] == []
     assert removed['routes_removed'] == []  # 10.99.0.3/32 only had the kernel /24 route
     assert node.run('wg_peer', dict(peers=peers[:1], exclusive=True))['changed'] is False
@@ -142,7 +143,8 @@ def test_rotation_moves_allowed_ips_in_one_call_and_private_key(wg_node, tmp_pat
                                       exclusive=True, private_key_path=key_path))
     assert result['changed'] is True and result['added'] == ['b'] and result['removed'] == [old]
     assert result['routes_added'] == [] and result['routes_removed'] == []
-    assert result['command'][3:5] == ['private-key', key_path]
+    assert result['command'][3:5] == ['private-key', key_path] and 'remove' not in result['command']
+    assert result['retire_command'][3:] == ['peer', old, 'remove']
     assert private not in result.stdout and private not in result['command']
     assert result['fresh'] == ['b']
     info = node.run('wg_info', {})
@@ -314,6 +316,8 @@ def switch_under_traffic(pair, site_args, moved, count, absent=()):
     peer.join()
     assert not site.failed and not peer.result.failed, (site.json, peer.result.json)
     assert site['handoff']['ready_missing'] == [] and 0 <= site['handoff']['announce_ms'] < 1000
+    # The key changed once b's transfer counter showed the switch datagrams sent under the old key.
+    assert site['handoff']['unsent'] == [] and 0 <= site['handoff']['sent_ms'] <= site['handoff']['announce_ms']
     assert peer.result['handoff']['signal_at'] >= site['handoff']['announced_at']
     assert peer.result['switched_at'] >= peer.result['handoff']['signal_at'] + 0.2
     results = [lost(proc) for proc in pings]
