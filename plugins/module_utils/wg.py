@@ -234,17 +234,6 @@ def read_dump(module, interface, keep_psks=False):
         del out
 
 
-def parse_transfer(text):
-    """Bytes sent to each peer, by public key, from ``wg show <iface> transfer``."""
-    sent = {}
-    for line in text.splitlines():
-        fields = line.split('\t')
-        if len(fields) != 3:
-            raise WgError('unexpected line in "wg show transfer" output: %d fields, expected 3' % len(fields))
-        sent[fields[0]] = _int(fields[2], 'bytes sent')
-    return sent
-
-
 UAPI_DIR = '/var/run/wireguard'
 
 
@@ -298,8 +287,10 @@ def read_transfer(module, interface):
             return parse_uapi_transfer(answer)
         finally:
             del answer
-    return parse_transfer(run_checked(module, [wg_bin(module), 'show', interface, 'transfer'],
-                                      'wg show %s transfer' % interface))
+    info, _psks = read_dump(module, interface)
+    if info is None:
+        raise WgError('interface %s does not exist: bring it up first' % interface)
+    return dict((peer['public_key'], peer['tx_bytes']) for peer in info['peers'])
 
 
 def read_routes(module, interface):

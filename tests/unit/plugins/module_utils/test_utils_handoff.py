@@ -83,7 +83,7 @@ def test_wire_size_is_the_padded_packet_with_header_and_tag(address, payload, si
 
 
 class Transfers(object):
-    """A module whose ``wg show transfer`` gives the next of ``counts`` (bytes sent per key) each time."""
+    """A module whose ``wg show dump`` gives the next of ``counts`` (bytes sent per key) each time."""
 
     def __init__(self, counts):
         self.counts = list(counts)
@@ -95,21 +95,22 @@ class Transfers(object):
     def run_command(self, argv):
         self.calls.append(argv)
         counts = self.counts.pop(0) if len(self.counts) > 1 else self.counts[0]
-        return 0, ''.join('%s\t0\t%d\n' % (key, sent) for key, sent in counts.items()), ''
+        return 0, 'PRIVATE=\tOWN=\t51820\toff\n' + ''.join(
+            '%s\t(none)\t(none)\t(none)\t0\t0\t%d\toff\n' % (key, sent) for key, sent in counts.items()), ''
 
 
 PEERS = [dict(name='b', public_key='B=', address='10.99.0.2'), dict(name='c', public_key='C=', address='10.99.0.3')]
 
 
 def test_the_key_waits_until_every_peer_was_sent_its_switch_datagrams(monkeypatch, tmp_path):
-    monkeypatch.setattr(wg, 'UAPI_DIR', str(tmp_path))  # no userspace socket: wg show transfer
+    monkeypatch.setattr(wg, 'UAPI_DIR', str(tmp_path))  # no userspace socket: wg show dump
     monkeypatch.setattr(handoff, 'announce', lambda addresses, token: dict((a, 240) for a in addresses))
     # After the first look: b's share is out at the second one, c's (slower) at the fourth.
     module = Transfers([{'B=': 1000, 'C=': 0}, {'B=': 1100, 'C=': 100}, {'B=': 1240, 'C=': 200},
                         {'B=': 1240, 'C=': 230}, {'B=': 1240, 'C=': 340}])
     record = {}
     switch._announce(module, 'wg0', PEERS, 'token-123', record)
-    assert len(module.calls) == 5 and all(call[1:] == ['show', 'wg0', 'transfer'] for call in module.calls)
+    assert len(module.calls) == 5 and all(call[1:] == ['show', 'wg0', 'dump'] for call in module.calls)
     assert record['unsent'] == [] and record['sent_ms'] >= 0 and record['announced_at'] > 0
 
 

@@ -182,18 +182,6 @@ def test_route_commands_are_lists():
     ]
 
 
-def test_parse_transfer_gives_bytes_sent_by_peer():
-    text = '%s\t10\t20\n%s\t0\t0\n' % (PEER1, PEER2)
-    assert wg.parse_transfer(text) == {PEER1: 20, PEER2: 0}
-    assert wg.parse_transfer('') == {}
-
-
-@pytest.mark.parametrize('text', ['%s\t10\n' % PEER1, '%s\t10\tmany\n' % PEER1], ids=['fields', 'number'])
-def test_parse_transfer_refuses_what_wg_does_not_print(text):
-    with pytest.raises(wg.WgError):
-        wg.parse_transfer(text)
-
-
 def test_parse_uapi_transfer_keeps_public_keys_and_counters_only():
     hex_key = base64.b64decode(PEER1).hex()
     private_hex = base64.b64decode(PRIV).hex()
